@@ -1,0 +1,51 @@
+// app: command-line parsing and dispatch for build/relayguard (see commands.hpp).
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "core/cli/commands.hpp"
+
+namespace relayguard::cli {
+
+void setUpLogging(const std::string& level) {
+  auto logger = spdlog::stderr_logger_mt("relayguard");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+  spdlog::flush_on(spdlog::level::info);
+}
+
+int fail(const std::string& message) {
+  std::cerr << message << "\n";
+  return 1;
+}
+
+int runApp(int argc, char** argv) {
+  CLI::App app{"relayguard: a security-focused SMTP relay"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  GlobalOptions global;
+  app.add_option("--config", global.config, "configuration file")->capture_default_str();
+  app.add_option("--log-level", global.log_level, "trace|debug|info|warn|error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  Runner run;
+  addServeCommand(app, global, run);
+  addCheckCommand(app, global, run);
+  addQueueCommand(app, global, run);
+  addSinkCommand(app, global, run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (!run) {
+    std::cerr << app.help();
+    return 2;
+  }
+  return run();
+}
+
+}  // namespace relayguard::cli

@@ -1,0 +1,31 @@
+// commands: the subcommands of the relayguard binary. Each registers its CLI11 options on the
+// app and returns the function that runs it; app.cpp parses the command line and calls the one
+// chosen. Exit status: 0 success, 1 failure, 2 usage error (CONTRACT.md).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+namespace relayguard::cli {
+
+struct GlobalOptions {
+  std::string config = "/etc/relayguard/relayguard.toml";
+  std::string log_level = "info";
+};
+
+using Runner = std::function<int()>;
+
+void addServeCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
+void addCheckCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
+void addQueueCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
+void addSinkCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
+
+// Sets up the stderr logger (UTC timestamps, one line per event).
+void setUpLogging(const std::string& level);
+// Prints "error: ..." style lines: the text of a ConfigError is already file:line:col: ...
+int fail(const std::string& message);
+
+int runApp(int argc, char** argv);
+
+}  // namespace relayguard::cli

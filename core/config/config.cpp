@@ -1,0 +1,337 @@
+// config: loading and validating relayguard.toml (see config.hpp).
+#include "core/config/config.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "core/config/toml_reader.hpp"
+#include "core/message/address.hpp"
+#include "core/util/strings.hpp"
+
+namespace relayguard {
+namespace {
+
+std::filesystem::path resolve(const std::filesystem::path& base, const std::string& p) {
+  const std::filesystem::path path(p);
+  return path.is_absolute() ? path : (base / path).lexically_normal();
+}
+
+std::string systemHostname() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == 0) {
+    return "localhost";
+  }
+  return buf;
+}
+
+std::size_t sizeKey(TomlReader& r, std::string_view key, std::size_t def, std::int64_t min,
+                    std::int64_t max) {
+  const auto v = r.integer(key, min, max);
+  return v ? static_cast<std::size_t>(*v) : def;
+}
+
+net::Endpoint endpointAt(const TomlReader& r, const SourcePosition& where, const std::string& text,
+                         std::string_view key) {
+  auto ep = net::Endpoint::parse(text);
+  if (!ep) {
+    throw ConfigError(where, std::string(key) + ": '" + text +
+                                 "' is not an address:port (IPv6 as [addr]:port)");
+  }
+  (void)r;
+  return *ep;
+}
+
+void loadListeners(Config& cfg, TomlReader& top) {
+  for (const toml::table* t : top.tableArray("listener")) {
+    TomlReader r(*t, cfg.file);
+    ListenerConfig l;
+    l.where = r.position();
+    const auto address = r.requiredString("address");
+    l.address = endpointAt(r, r.keyPosition("address"), address, "address");
+    if (!net::IpAddress::parse(l.address.host)) {
+      r.fail("address", "listeners bind to an IP address, not a name");
+    }
+    const auto mode = r.choice("mode", {"relay", "submission", "smtps"}).value_or("relay");
+    l.mode = mode == "relay"        ? ListenerMode::kRelay
+             : mode == "submission" ? ListenerMode::kSubmission
+                                    : ListenerMode::kSmtps;
+    r.finish();
+    cfg.listeners.push_back(std::move(l));
+  }
+}
+
+void loadAccess(Config& cfg, TomlReader& top, const std::filesystem::path& base) {
+  const toml::table* t = top.table("access");
+  if (t == nullptr) {
+    return;
+  }
+  TomlReader r(*t, cfg.file);
+  const auto nets = r.stringArray("relay_networks").value_or(std::vector<std::string>{});
+  for (std::size_t i = 0; i < nets.size(); ++i) {
+    auto cidr = net::Cidr::parse(nets[i]);
+    if (!cidr) {
+      throw ConfigError(r.elementPosition("relay_networks", i),
+                        "relay_networks: '" + nets[i] + "' is not a network such as 10.0.0.0/8");
+    }
+    cfg.access.relay_networks.push_back(*cidr);
+  }
+  if (auto users = r.string("users_file")) {
+    cfg.access.users_file = resolve(base, *users);
+  }
+  r.finish();
+}
+
+void loadLimits(Config& cfg, TomlReader& top) {
+  const toml::table* t = top.table("limits");
+  if (t == nullptr) {
+    return;
+  }
+  TomlReader r(*t, cfg.file);
+  auto& l = cfg.limits;
+  if (auto v = r.size("max_message_size")) {
+    if (*v < 1024) {
+      r.fail("max_message_size", "must be at least 1K");
+    }
+    l.max_message_size = *v;
+  }
+  l.max_recipients = sizeKey(r, "max_recipients", l.max_recipients, 1, 100000);
+  l.max_connections = sizeKey(r, "max_connections", l.max_connections, 1, 1000000);
+  l.max_connections_per_ip = sizeKey(r, "max_connections_per_ip", l.max_connections_per_ip, 1,
+                                     1000000);
+  l.max_command_line = sizeKey(r, "max_command_line", l.max_command_line, 512, 65536);
+  l.max_text_line = sizeKey(r, "max_text_line", l.max_text_line, 1000, 1048576);
+  l.max_errors = sizeKey(r, "max_errors", l.max_errors, 1, 1000);
+  if (auto v = r.duration("command_timeout")) {
+    l.command_timeout = *v;
+  }
+  if (auto v = r.duration("data_timeout")) {
+    l.data_timeout = *v;
+  }
+  r.finish();
+}
+
+void loadRoutes(Config& cfg, TomlReader& top, const std::filesystem::path& base) {
+  for (const toml::table* t : top.tableArray("route")) {
+    TomlReader r(*t, cfg.file);
+    RouteConfig route;
+    route.where = r.position();
+    route.index = cfg.routes.size();
+    const auto domains = r.stringArray("domains");
+    if (!domains || domains->empty()) {
+      throw ConfigError(route.where, "route: 'domains' must list at least one domain or \"*\"");
+    }
+    for (std::size_t i = 0; i < domains->size(); ++i) {
+      std::string d = toLower((*domains)[i]);
+      const std::string_view bare = d.starts_with("*.") ? std::string_view(d).substr(2)
+                                    : d.starts_with(".") ? std::string_view(d).substr(1)
+                                                         : std::string_view(d);
+      if (d != "*" && !isValidDomain(bare, true)) {
+        throw ConfigError(r.elementPosition("domains", i),
+                          "domains: '" + (*domains)[i] + "' is not a domain, *.domain or *");
+      }
+      route.domains.push_back(std::move(d));
+    }
+    const auto hosts = r.stringArray("smart_hosts").value_or(std::vector<std::string>{});
+    for (std::size_t i = 0; i < hosts.size(); ++i) {
+      route.smart_hosts.push_back(
+          endpointAt(r, r.elementPosition("smart_hosts", i), hosts[i], "smart_hosts"));
+    }
+    const auto tls = r.choice("tls", {"none", "starttls", "starttls-required", "tls"});
+    route.tls = !tls || *tls == "none"   ? RouteTls::kNone
+                : *tls == "starttls"     ? RouteTls::kStartTls
+                : *tls == "starttls-required" ? RouteTls::kStartTlsRequired
+                                              : RouteTls::kTls;
+    route.username = r.string("username").value_or("");
+    if (auto pw = r.string("password_file")) {
+      route.password_file = resolve(base, *pw);
+    }
+    if (!route.username.empty() && route.password_file.empty()) {
+      r.fail("username", "a username needs a password_file");
+    }
+    r.finish();
+    cfg.routes.push_back(std::move(route));
+  }
+}
+
+void loadDelivery(Config& cfg, TomlReader& top) {
+  const toml::table* t = top.table("delivery");
+  if (t == nullptr) {
+    return;
+  }
+  TomlReader r(*t, cfg.file);
+  auto& d = cfg.delivery;
+  if (r.has("retry")) {
+    d.retry = r.durationArray("retry");
+    if (d.retry.empty()) {
+      r.fail("retry", "needs at least one interval");
+    }
+    for (std::size_t i = 0; i < d.retry.size(); ++i) {
+      if (d.retry[i].count() == 0) {
+        throw ConfigError(r.elementPosition("retry", i), "retry: intervals must be positive");
+      }
+    }
+  }
+  if (auto v = r.duration("max_age")) {
+    d.max_age = *v;
+  }
+  d.concurrency = sizeKey(r, "concurrency", d.concurrency, 1, 10000);
+  d.per_destination = sizeKey(r, "per_destination", d.per_destination, 1, 10000);
+  if (auto v = r.duration("connect_timeout")) {
+    d.connect_timeout = *v;
+  }
+  if (auto v = r.duration("command_timeout")) {
+    d.command_timeout = *v;
+  }
+  if (auto v = r.duration("idle_reuse")) {
+    d.idle_reuse = *v;
+  }
+  r.finish();
+}
+
+void loadDns(Config& cfg, TomlReader& top) {
+  const toml::table* t = top.table("dns");
+  if (t == nullptr) {
+    return;
+  }
+  TomlReader r(*t, cfg.file);
+  const auto servers = r.stringArray("servers").value_or(std::vector<std::string>{});
+  for (std::size_t i = 0; i < servers.size(); ++i) {
+    auto ep = net::Endpoint::parse(servers[i]);
+    if (!ep || !net::IpAddress::parse(ep->host)) {
+      throw ConfigError(r.elementPosition("servers", i),
+                        "servers: '" + servers[i] + "' is not an IP:port");
+    }
+    cfg.dns.servers.push_back(*ep);
+  }
+  r.finish();
+}
+
+void loadTls(Config& cfg, TomlReader& top, const std::filesystem::path& base) {
+  const toml::table* t = top.table("tls");
+  if (t == nullptr) {
+    return;
+  }
+  TomlReader r(*t, cfg.file);
+  TlsConfig tls;
+  tls.certificate = resolve(base, r.requiredString("certificate"));
+  tls.private_key = resolve(base, r.requiredString("private_key"));
+  r.finish();
+  cfg.tls = tls;
+}
+
+}  // namespace
+
+bool AccessConfig::relayAllowed(const net::IpAddress& ip) const {
+  return std::any_of(relay_networks.begin(), relay_networks.end(),
+                     [&](const net::Cidr& c) { return c.contains(ip); });
+}
+
+bool RouteConfig::matches(std::string_view domain_lower) const {
+  for (const auto& d : domains) {
+    if (d == "*" || d == domain_lower) {
+      return true;
+    }
+    std::string_view suffix;
+    if (d.starts_with("*.")) {
+      suffix = std::string_view(d).substr(1);
+    } else if (d.starts_with(".")) {
+      suffix = d;
+    }
+    if (!suffix.empty() && domain_lower.size() > suffix.size() &&
+        domain_lower.ends_with(suffix)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string RouteConfig::name() const {
+  std::string out = "route#" + std::to_string(index + 1) + " (";
+  for (std::size_t i = 0; i < domains.size(); ++i) {
+    out += (i ? "," : "") + domains[i];
+  }
+  return out + ")";
+}
+
+std::chrono::seconds DeliveryConfig::retryDelay(std::size_t attempts) const {
+  if (retry.empty()) {
+    return std::chrono::seconds(300);
+  }
+  const std::size_t i = attempts == 0 ? 0 : std::min(attempts - 1, retry.size() - 1);
+  return retry[i];
+}
+
+const RouteConfig* Config::routeFor(std::string_view domain) const {
+  const std::string lower = toLower(domain);
+  for (const auto& r : routes) {
+    if (r.matches(lower)) {
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+Config Config::load(const std::filesystem::path& file) {
+  const auto absolute = std::filesystem::absolute(file).lexically_normal();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(absolute, ec)) {
+    throw ConfigError(SourcePosition{file}, "cannot read the config file (no such file)");
+  }
+  const toml::table root = parseTomlFile(file);
+  const auto base = absolute.parent_path();
+  Config cfg;
+  cfg.file = file;
+  TomlReader top(root, file);
+  cfg.hostname = top.string("hostname").value_or(systemHostname());
+  if (!isValidDomain(cfg.hostname, false)) {
+    top.fail("hostname", "'" + cfg.hostname + "' is not a valid host name");
+  }
+  cfg.spool_dir = resolve(base, top.string("spool_dir").value_or("spool"));
+  cfg.rules_dir = resolve(base, top.string("rules_dir").value_or("rules"));
+  loadListeners(cfg, top);
+  loadTls(cfg, top, base);
+  loadAccess(cfg, top, base);
+  loadLimits(cfg, top);
+  loadRoutes(cfg, top, base);
+  loadDelivery(cfg, top);
+  loadDns(cfg, top);
+  top.finish();
+
+  for (const auto& l : cfg.listeners) {
+    if (l.mode != ListenerMode::kRelay && !cfg.tls) {
+      throw ConfigError(l.where, std::string(toString(l.mode)) +
+                                     " listeners need a [tls] section: AUTH is offered only "
+                                     "over TLS");
+    }
+  }
+  return cfg;
+}
+
+std::string_view toString(ListenerMode m) {
+  switch (m) {
+    case ListenerMode::kRelay:
+      return "relay";
+    case ListenerMode::kSubmission:
+      return "submission";
+    case ListenerMode::kSmtps:
+      return "smtps";
+  }
+  return "relay";
+}
+
+std::string_view toString(RouteTls t) {
+  switch (t) {
+    case RouteTls::kNone:
+      return "none";
+    case RouteTls::kStartTls:
+      return "starttls";
+    case RouteTls::kStartTlsRequired:
+      return "starttls-required";
+    case RouteTls::kTls:
+      return "tls";
+  }
+  return "none";
+}
+
+}  // namespace relayguard

@@ -1,0 +1,106 @@
+// config: the relay's configuration file (relayguard.toml) as plain, validated structs.
+//
+// load() reads and checks the whole file up front; every mistake is a ConfigError naming
+// file:line:col. Relative paths are resolved against the config file's folder. Defaults follow
+// RFC 5321 and CONTRACT.md; see samples/relayguard.toml for an annotated example.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config/config_error.hpp"
+#include "core/net/endpoint.hpp"
+#include "core/net/ip_address.hpp"
+
+namespace relayguard {
+
+enum class ListenerMode { kRelay, kSubmission, kSmtps };
+
+struct ListenerConfig {
+  net::Endpoint address;
+  ListenerMode mode = ListenerMode::kRelay;
+  SourcePosition where;
+};
+
+struct TlsConfig {
+  std::filesystem::path certificate;
+  std::filesystem::path private_key;
+};
+
+struct AccessConfig {
+  std::vector<net::Cidr> relay_networks;
+  std::filesystem::path users_file;  // empty: no users
+  bool relayAllowed(const net::IpAddress& ip) const;
+};
+
+struct LimitsConfig {
+  std::uint64_t max_message_size = 25ULL * 1024 * 1024;
+  std::size_t max_recipients = 100;
+  std::size_t max_connections = 1000;
+  std::size_t max_connections_per_ip = 20;
+  std::size_t max_command_line = 512;  // RFC 5321 4.5.3.1.4, including CRLF
+  std::size_t max_text_line = 1000;    // RFC 5321 4.5.3.1.6, including CRLF
+  std::size_t max_errors = 10;         // protocol errors before the session is dropped
+  std::chrono::seconds command_timeout{300};  // RFC 5321 4.5.3.2.7: 5 minutes
+  std::chrono::seconds data_timeout{600};     // the whole DATA phase
+};
+
+enum class RouteTls { kNone, kStartTls, kStartTlsRequired, kTls };
+
+struct RouteConfig {
+  std::vector<std::string> domains;  // "*", "example.com", "*.example.com"
+  std::vector<net::Endpoint> smart_hosts;
+  RouteTls tls = RouteTls::kNone;
+  std::string username;
+  std::filesystem::path password_file;
+  SourcePosition where;
+  bool matches(std::string_view domain_lower) const;
+  std::string name() const;  // for logs: "route#N (domains)"
+  std::size_t index = 0;
+};
+
+struct DeliveryConfig {
+  std::vector<std::chrono::seconds> retry{std::chrono::minutes(1), std::chrono::minutes(5),
+                                          std::chrono::minutes(15), std::chrono::hours(1),
+                                          std::chrono::hours(4)};
+  std::chrono::seconds max_age{5 * 86400};
+  std::size_t concurrency = 50;      // deliveries in flight in total
+  std::size_t per_destination = 10;  // connections per route at once
+  std::chrono::seconds connect_timeout{30};
+  std::chrono::seconds command_timeout{300};
+  std::chrono::seconds idle_reuse{10};  // how long a finished connection waits for the next message
+  // Delay before the next attempt after `attempts` failed ones.
+  std::chrono::seconds retryDelay(std::size_t attempts) const;
+};
+
+struct DnsConfig {
+  std::vector<net::Endpoint> servers;
+};
+
+struct Config {
+  std::filesystem::path file;
+  std::string hostname;
+  std::filesystem::path spool_dir;
+  std::filesystem::path rules_dir;
+  std::vector<ListenerConfig> listeners;
+  std::optional<TlsConfig> tls;
+  AccessConfig access;
+  LimitsConfig limits;
+  std::vector<RouteConfig> routes;
+  DeliveryConfig delivery;
+  DnsConfig dns;
+
+  // The first route whose domains match, or nullptr.
+  const RouteConfig* routeFor(std::string_view domain) const;
+
+  static Config load(const std::filesystem::path& file);
+};
+
+std::string_view toString(ListenerMode m);
+std::string_view toString(RouteTls t);
+
+}  // namespace relayguard

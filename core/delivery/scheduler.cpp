@@ -1,0 +1,385 @@
+// scheduler: delivery scheduling, outcomes, retries and bounces (see scheduler.hpp).
+#include "core/delivery/scheduler.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <limits>
+#include <spdlog/spdlog.h>
+
+#include "core/delivery/dsn.hpp"
+#include "core/server/blocking.hpp"
+
+namespace relayguard::delivery {
+namespace {
+
+constexpr std::size_t kNoRoute = std::numeric_limits<std::size_t>::max();
+constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
+// How many due-but-blocked entries one scheduling pass looks past before sleeping.
+constexpr std::size_t kMaxScan = 1000;
+
+ClientSettings clientSettings(const Config& config) {
+  ClientSettings s;
+  s.helo_name = config.hostname;
+  s.connect_timeout = config.delivery.connect_timeout;
+  s.command_timeout = config.delivery.command_timeout;
+  s.data_timeout = config.delivery.command_timeout * 2;
+  s.idle_reuse = config.delivery.idle_reuse;
+  s.max_idle_per_endpoint = config.delivery.per_destination;
+  return s;
+}
+
+std::string recipientList(const queue::QueuedMessage& m, const std::vector<std::size_t>& idx) {
+  std::string out;
+  for (std::size_t i : idx) {
+    out += (out.empty() ? "" : ",") + m.recipients[i].address.bracketed();
+  }
+  return out;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(asio::io_context& io, const Config& config, queue::Spool& spool,
+                     asio::thread_pool& blocking)
+    : io_(io), config_(config), spool_(spool), blocking_(blocking), strand_(asio::make_strand(io)),
+      client_(std::make_unique<SmtpClient>(strand_, clientSettings(config))), wake_(strand_) {}
+
+Scheduler::~Scheduler() = default;
+
+void Scheduler::start(std::vector<queue::QueuedMessage> recovered) {
+  asio::post(strand_, [this, recovered = std::move(recovered)]() mutable {
+    for (auto& m : recovered) {
+      add(std::move(m));
+    }
+    spdlog::info("queue recovered: {} message(s)", entries_.size());
+    asio::co_spawn(strand_, loop(), logFailure("delivery scheduler"));
+  });
+}
+
+void Scheduler::schedule(const queue::QueuedMessage& message) {
+  due_.emplace(message.next_attempt, message.id);
+}
+
+void Scheduler::add(queue::QueuedMessage message) {
+  schedule(message);
+  const queue::QueueId id = message.id;  // the key must not come from the moved-from record
+  entries_.insert_or_assign(id, Entry{std::move(message), false});
+}
+
+void Scheduler::enqueue(queue::QueuedMessage message) {
+  asio::post(strand_, [this, message = std::move(message)]() mutable {
+    add(std::move(message));
+    wake_.cancel();
+  });
+}
+
+void Scheduler::flush() {
+  asio::post(strand_, [this] {
+    due_.clear();
+    const auto now = std::chrono::system_clock::now();
+    for (auto& [id, e] : entries_) {
+      if (!e.in_flight) {
+        e.message.next_attempt = now;
+        schedule(e.message);
+      }
+    }
+    spdlog::info("queue flush: {} message(s) due now", due_.size());
+    wake_.cancel();
+  });
+}
+
+asio::awaitable<Scheduler::RemoveResult> Scheduler::remove(const queue::QueueId& id) {
+  co_return co_await asio::co_spawn(
+      strand_,
+      [this, &id]() -> asio::awaitable<RemoveResult> {
+        const auto it = entries_.find(id);
+        if (it == entries_.end()) {
+          co_return RemoveResult::kNotFound;
+        }
+        if (it->second.in_flight) {
+          co_return RemoveResult::kBusy;
+        }
+        due_.erase({it->second.message.next_attempt, id});
+        entries_.erase(it);
+        co_await runBlocking(blocking_, [this, &id] { return spool_.remove(id); });
+        spdlog::info("removed id={} by operator request", id.str());
+        co_return RemoveResult::kRemoved;
+      },
+      asio::use_awaitable);
+}
+
+asio::awaitable<std::pair<std::size_t, std::size_t>> Scheduler::counts() {
+  co_return co_await asio::co_spawn(
+      strand_,
+      [this]() -> asio::awaitable<std::pair<std::size_t, std::size_t>> {
+        co_return std::make_pair(entries_.size(), in_flight_);
+      },
+      asio::use_awaitable);
+}
+
+asio::awaitable<void> Scheduler::stop(std::chrono::seconds grace) {
+  co_await asio::co_spawn(
+      strand_,
+      [this, grace]() -> asio::awaitable<void> {
+        stopping_ = true;
+        wake_.cancel();
+        const auto deadline = std::chrono::steady_clock::now() + grace;
+        asio::steady_timer t(strand_);
+        while (in_flight_ > 0 && std::chrono::steady_clock::now() < deadline) {
+          t.expires_after(std::chrono::milliseconds(50));
+          co_await t.async_wait(kUseTuple);
+        }
+        if (in_flight_ > 0) {
+          spdlog::warn("{} delivery(ies) still in flight at shutdown; they stay queued",
+                       in_flight_);
+        }
+        co_await client_->closeIdle();
+      },
+      asio::use_awaitable);
+}
+
+std::set<std::size_t> Scheduler::routesOf(const queue::QueuedMessage& message) const {
+  std::set<std::size_t> out;
+  for (const auto& r : message.recipients) {
+    if (r.status == queue::RecipientStatus::kPending) {
+      const RouteConfig* route = config_.routeFor(r.address.domain());
+      out.insert(route ? route->index : kNoRoute);
+    }
+  }
+  return out;
+}
+
+bool Scheduler::hasCapacity(const std::set<std::size_t>& routes) const {
+  for (std::size_t r : routes) {
+    const auto it = route_in_flight_.find(r);
+    if (r != kNoRoute && it != route_in_flight_.end() &&
+        it->second >= config_.delivery.per_destination) {
+      return false;
+    }
+  }
+  return true;
+}
+
+asio::awaitable<void> Scheduler::loop() {
+  while (!stopping_) {
+    const auto now = std::chrono::system_clock::now();
+    spdlog::debug("scheduler pass: {} due, {} in flight", due_.size(), in_flight_);
+    std::size_t scanned = 0;
+    for (auto it = due_.begin();
+         it != due_.end() && it->first <= now && in_flight_ < config_.delivery.concurrency &&
+         scanned < kMaxScan;) {
+      const auto entry = entries_.find(it->second);
+      if (entry == entries_.end() || entry->second.in_flight) {
+        it = due_.erase(it);
+        continue;
+      }
+      auto routes = routesOf(entry->second.message);
+      if (!hasCapacity(routes)) {
+        ++it;
+        ++scanned;
+        continue;
+      }
+      it = due_.erase(it);
+      entry->second.in_flight = true;
+      ++in_flight_;
+      for (std::size_t r : routes) {
+        ++route_in_flight_[r];
+      }
+      asio::co_spawn(strand_, deliver(entry->first, std::move(routes)), logFailure("delivery"));
+    }
+    // Sleep until the next message is due; enqueue(), flush() and finished deliveries wake us.
+    const bool blocked = !due_.empty() && due_.begin()->first <= now;
+    wake_.expires_at(blocked || due_.empty() ? now + std::chrono::hours(1) : due_.begin()->first);
+    co_await wake_.async_wait(kUseTuple);
+  }
+}
+
+asio::awaitable<void> Scheduler::deliver(queue::QueueId id, std::set<std::size_t> routes) {
+  queue::QueuedMessage message = entries_.at(id).message;
+  spdlog::debug("attempt id={} pending={} attempts={}", id.str(), message.pendingCount(),
+                message.attempts);
+  bool done = false;
+  try {
+    const std::string data =
+        co_await runBlocking(blocking_, [this, &id] { return spool_.readMessage(id); });
+    // Group pending recipients by route; each group is one SMTP transaction.
+    std::map<std::size_t, std::vector<std::size_t>> groups;
+    for (std::size_t i = 0; i < message.recipients.size(); ++i) {
+      const auto& r = message.recipients[i];
+      if (r.status == queue::RecipientStatus::kPending) {
+        const RouteConfig* route = config_.routeFor(r.address.domain());
+        groups[route ? route->index : kNoRoute].push_back(i);
+      }
+    }
+    for (const auto& [route_index, rcpts] : groups) {
+      if (route_index == kNoRoute) {
+        for (std::size_t i : rcpts) {
+          auto& r = message.recipients[i];
+          r.status = queue::RecipientStatus::kFailed;
+          r.last_reply = "550 5.4.4 No route configured for domain " + r.address.domain();
+        }
+        continue;
+      }
+      co_await deliverGroup(message, data, config_.routes[route_index], rcpts);
+    }
+    ++message.attempts;
+    const auto now = std::chrono::system_clock::now();
+    if (message.pendingCount() > 0 && now - message.envelope.received >= config_.delivery.max_age) {
+      for (auto& r : message.recipients) {
+        if (r.status == queue::RecipientStatus::kPending) {
+          r.status = queue::RecipientStatus::kFailed;
+          r.last_reply = "expired after " + std::to_string(message.attempts) +
+                         " attempt(s); last error: " +
+                         (r.last_reply.empty() ? message.last_error : r.last_reply);
+        }
+      }
+      spdlog::warn("expired id={} age exceeds max_age", id.str());
+    }
+    co_await bounce(message, data);
+    done = message.pendingCount() == 0;
+    message.next_attempt = now + config_.delivery.retryDelay(message.attempts);
+    co_await persist(message, done);
+  } catch (const std::exception& e) {
+    // The spool could not be read or written (deleted underneath us, disk trouble): keep the
+    // message as it was and try again later.
+    spdlog::error("delivery of id={} failed locally: {}", id.str(), e.what());
+    message.next_attempt =
+        std::chrono::system_clock::now() + config_.delivery.retryDelay(message.attempts + 1);
+  }
+  const auto it = entries_.find(id);
+  if (it != entries_.end()) {
+    if (done) {
+      entries_.erase(it);
+    } else {
+      it->second.message = std::move(message);
+      it->second.in_flight = false;
+      schedule(it->second.message);
+    }
+  }
+  --in_flight_;
+  for (std::size_t r : routes) {
+    if (--route_in_flight_[r] == 0) {
+      route_in_flight_.erase(r);
+    }
+  }
+  wake_.cancel();
+}
+
+asio::awaitable<void> Scheduler::deliverGroup(queue::QueuedMessage& message,
+                                              const std::string& data, const RouteConfig& route,
+                                              const std::vector<std::size_t>& rcpts) {
+  const std::string who = recipientList(message, rcpts);
+  if (route.smart_hosts.empty()) {
+    const std::string err = "451 4.4.3 " + route.name() +
+                            " has no smart_hosts and MX delivery is not available in this build";
+    for (std::size_t i : rcpts) {
+      message.recipients[i].last_reply = err;
+    }
+    message.last_error = err;
+    spdlog::warn("deferred id={} to={} reply=\"{}\"", message.id.str(), who, err);
+    co_return;
+  }
+  OutboundMessage out;
+  out.mail_from = message.envelope.mail_from;
+  out.data = &data;
+  out.smtputf8 = message.envelope.smtputf8;
+  out.body_8bit = message.envelope.body_8bit;
+  for (std::size_t i : rcpts) {
+    out.recipients.push_back(message.recipients[i].address);
+  }
+  AttemptResult result;
+  for (const auto& host : route.smart_hosts) {
+    spdlog::debug("connecting id={} relay={}", message.id.str(), host.toString());
+    result = co_await client_->deliver(host, out);
+    if (!(result.session_error && result.try_next_host)) {
+      break;
+    }
+    spdlog::info("smart host {} unavailable for id={}: {}", host.toString(), message.id.str(),
+                 result.session_error->oneLine());
+  }
+  for (std::size_t k = 0; k < rcpts.size(); ++k) {
+    auto& r = message.recipients[rcpts[k]];
+    const smtp::Reply reply = result.session_error ? *result.session_error
+                              : k < result.recipient_replies.size()
+                                  ? result.recipient_replies[k]
+                                  : smtp::Reply{451, "4.3.0", "no reply for this recipient"};
+    r.last_reply = reply.oneLine();
+    r.remote = result.remote;
+    if (reply.positive()) {
+      r.status = queue::RecipientStatus::kDelivered;
+      spdlog::info("delivered id={} to={} relay={} reply=\"{}\"", message.id.str(),
+                   r.address.bracketed(), result.remote, r.last_reply);
+    } else if (reply.permanent()) {
+      r.status = queue::RecipientStatus::kFailed;
+      spdlog::warn("failed id={} to={} relay={} reply=\"{}\"", message.id.str(),
+                   r.address.bracketed(), result.remote, r.last_reply);
+    } else {
+      message.last_error = r.last_reply;
+      spdlog::info("deferred id={} to={} relay={} reply=\"{}\"", message.id.str(),
+                   r.address.bracketed(), result.remote, r.last_reply);
+    }
+  }
+}
+
+asio::awaitable<void> Scheduler::bounce(queue::QueuedMessage& message, const std::string& data) {
+  std::vector<BouncedRecipient> failed;
+  for (auto& r : message.recipients) {
+    if (r.status == queue::RecipientStatus::kFailed && !r.bounced) {
+      const bool expired = r.last_reply.starts_with("expired");
+      failed.push_back(BouncedRecipient{r.address, r.last_reply, r.remote, expired});
+    }
+  }
+  if (failed.empty()) {
+    co_return;
+  }
+  if (message.envelope.mail_from.isNull()) {
+    // Never bounce a bounce (RFC 5321 6.1, 3.6.3): log and drop.
+    spdlog::warn("dropped id={}: {} recipient(s) failed and the sender is null", message.id.str(),
+                 failed.size());
+  } else {
+    Envelope env;
+    env.rcpt_to = {message.envelope.mail_from};
+    env.received = std::chrono::system_clock::now();
+    env.helo = config_.hostname;
+    env.client_ip = "127.0.0.1";
+    auto dsn_id = queue::QueueId::generate();
+    DsnInput in;
+    in.reporting_host = config_.hostname;
+    in.queue_id = message.id.str();
+    in.original_sender = message.envelope.mail_from;
+    in.arrival = message.envelope.received;
+    in.recipients = std::move(failed);
+    in.original_message = data;
+    in.message_id = dsn_id.str() + "@" + config_.hostname;
+    in.now = env.received;
+    const std::string dsn = buildDsn(in);
+    auto record = queue::QueuedMessage::fromEnvelope(dsn_id, env, dsn.size());
+    co_await runBlocking(blocking_, [this, &record, &dsn] { spool_.commit(record, dsn); });
+    spdlog::info("bounce id={} for id={} to={}", dsn_id.str(), message.id.str(),
+                 message.envelope.mail_from.bracketed());
+    add(std::move(record));
+  }
+  for (auto& r : message.recipients) {
+    if (r.status == queue::RecipientStatus::kFailed) {
+      r.bounced = true;
+    }
+  }
+}
+
+asio::awaitable<void> Scheduler::persist(const queue::QueuedMessage& message, bool done) {
+  co_await runBlocking(blocking_, [this, &message, done] {
+    if (done) {
+      spool_.remove(message.id);
+    } else {
+      spool_.update(message);
+    }
+  });
+  if (done) {
+    spdlog::info("done id={} attempts={}", message.id.str(), message.attempts);
+  }
+}
+
+}  // namespace relayguard::delivery

@@ -1,0 +1,89 @@
+// scheduler: the delivery side of the relay (Postfix's qmgr + smtp in one object).
+//
+// It holds the in-memory index of the spool (one Entry per queued message), starts deliveries
+// when messages are due, within [delivery] concurrency (in total) and per_destination (per
+// route), and records each outcome per recipient: 2xx delivered, 4xx or no answer retried on the
+// [delivery] retry schedule, 5xx failed. Failed recipients of a message with a sender get one
+// DSN (dsn.hpp), queued like any message; a message older than max_age bounces whatever is
+// still pending. A message leaves the spool when no recipient is pending.
+//
+// All state lives on one strand; deliveries are coroutines on that strand whose network waits
+// interleave. File work (reading the message, fsyncing state) runs on the blocking pool.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/strand.hpp>
+#include <asio/system_timer.hpp>
+#include <asio/thread_pool.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "core/config/config.hpp"
+#include "core/delivery/smtp_client.hpp"
+#include "core/queue/spool.hpp"
+
+namespace relayguard::delivery {
+
+class Scheduler {
+ public:
+  enum class RemoveResult { kRemoved, kNotFound, kBusy };
+
+  Scheduler(asio::io_context& io, const Config& config, queue::Spool& spool,
+            asio::thread_pool& blocking);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Takes over the recovered queue and starts the delivery loop.
+  void start(std::vector<queue::QueuedMessage> recovered);
+  // Thread-safe: a newly committed message.
+  void enqueue(queue::QueuedMessage message);
+  // Thread-safe: every message not being delivered becomes due now.
+  void flush();
+  // Removes a message unless it is being delivered right now.
+  asio::awaitable<RemoveResult> remove(const queue::QueueId& id);
+  // Stops starting deliveries and waits up to `grace` for those in flight. Whatever is still
+  // in flight afterwards stays in the spool with its last recorded state.
+  asio::awaitable<void> stop(std::chrono::seconds grace);
+  // For tests and status: messages known, deliveries in flight.
+  asio::awaitable<std::pair<std::size_t, std::size_t>> counts();
+
+ private:
+  struct Entry {
+    queue::QueuedMessage message;
+    bool in_flight = false;
+  };
+  using Strand = asio::strand<asio::io_context::executor_type>;
+
+  asio::awaitable<void> loop();
+  void schedule(const queue::QueuedMessage& message);
+  // Adds a message to the index and the due set (strand only).
+  void add(queue::QueuedMessage message);
+  // Route indexes the pending recipients need; SIZE_MAX for "no route".
+  std::set<std::size_t> routesOf(const queue::QueuedMessage& message) const;
+  bool hasCapacity(const std::set<std::size_t>& routes) const;
+  asio::awaitable<void> deliver(queue::QueueId id, std::set<std::size_t> routes);
+  asio::awaitable<void> deliverGroup(queue::QueuedMessage& message, const std::string& data,
+                                     const RouteConfig& route, const std::vector<std::size_t>& rcpts);
+  asio::awaitable<void> bounce(queue::QueuedMessage& message, const std::string& data);
+  asio::awaitable<void> persist(const queue::QueuedMessage& message, bool done);
+
+  asio::io_context& io_;
+  const Config& config_;
+  queue::Spool& spool_;
+  asio::thread_pool& blocking_;
+  Strand strand_;
+  std::unique_ptr<SmtpClient> client_;
+  asio::system_timer wake_;
+  std::map<queue::QueueId, Entry> entries_;
+  std::set<std::pair<SystemTime, queue::QueueId>> due_;
+  std::map<std::size_t, std::size_t> route_in_flight_;
+  std::size_t in_flight_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace relayguard::delivery

@@ -1,0 +1,902 @@
+// smtp_client: the outbound SMTP client (see smtp_client.hpp): connection set-up under
+// deadlines, reading bounded (multi-line) replies, the MAIL/RCPT/DATA transaction with
+// dot-stuffing, and the per-endpoint pool of idle connections.
+//
+// Deadlines: every socket operation races a steady_timer (awaitable_operators `||`); the loser is
+// cancelled and a connection whose operation timed out is never used again. Host names are
+// resolved on asio's resolver thread; because a running getaddrinfo cannot be cancelled, its
+// result arrives through a channel that the caller waits on under the connect deadline.
+//
+// Pool: connections are owned by exactly one party at a time (the deliver() coroutine using it,
+// or the pool under its mutex), so a socket is never touched by two threads at once. Every idle
+// connection has an expiry timer living on the pool's strand; taking the connection cancels it,
+// expiry QUITs and closes it.
+//
+// g++ 12 miscompiles a co_await inside an if/while condition (the coroutine is resumed in an
+// invalid state), so results are always stored in a variable before they are tested.
+#include "core/delivery/smtp_client.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string_view>
+#include <utility>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/experimental/concurrent_channel.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include "core/util/strings.hpp"
+
+namespace relayguard::delivery {
+namespace {
+
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using namespace asio::experimental::awaitable_operators;
+
+constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+// A hostile or broken server must not make us allocate without limit.
+constexpr std::size_t kMaxReplyLine = 4096;  // octets of one reply line, CRLF excluded
+constexpr std::size_t kMaxReplyLines = 100;
+constexpr std::size_t kMaxReplyText = 2048;  // what we keep of a remote reply's text
+constexpr std::size_t kReadChunk = 4096;
+constexpr std::size_t kDataChunk = 64 * 1024;  // message bytes per write
+constexpr std::size_t kPipelineGroup = 100;    // RCPT commands per pipelined write
+// QUIT is a courtesy and RSET on a reused connection a liveness probe: neither may hold a
+// delivery for long (Postfix: smtp_quit_timeout, smtp_rset_timeout).
+constexpr Clock::duration kMaxQuitWait = std::chrono::seconds(5);
+constexpr Clock::duration kMaxRsetWait = std::chrono::seconds(20);
+
+std::string formatDuration(Clock::duration d) {
+  return fmt::format("{:g}s", std::chrono::duration<double>(d).count());
+}
+
+// Runs `operation` against a timer; nullopt when the timer fired first (the operation is then
+// cancelled and has completed before this returns).
+template <typename T>
+asio::awaitable<std::optional<T>> withTimeout(asio::awaitable<T> operation,
+                                              Clock::duration timeout) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(timeout);
+  auto result = co_await (std::move(operation) || timer.async_wait(kAsTuple));
+  if (result.index() == 0) {
+    co_return std::move(std::get<0>(result));
+  }
+  co_return std::nullopt;
+}
+
+bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// Remote text ends up in logs and bounce messages: keep printable ASCII (and UTF-8 bytes), never
+// control characters.
+std::string sanitize(std::string_view text) {
+  std::string out;
+  out.reserve(std::min(text.size(), kMaxReplyText));
+  for (const char c : text) {
+    if (out.size() >= kMaxReplyText) {
+      break;
+    }
+    const auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7f) ? '?' : c;
+  }
+  return out;
+}
+
+// Length of an RFC 3463 enhanced status code ("5.1.1") at the start of text whose class matches
+// the reply code, or 0.
+std::size_t enhancedCodeLength(std::string_view text, int code) {
+  if (text.size() < 5 || !isDigit(text[0]) || text[0] - '0' != code / 100 || text[1] != '.') {
+    return 0;
+  }
+  std::size_t i = 2;
+  for (int part = 0; part < 2; ++part) {
+    const std::size_t begin = i;
+    while (i < text.size() && isDigit(text[i]) && i - begin < 3) {
+      ++i;
+    }
+    if (i == begin) {
+      return 0;
+    }
+    if (part == 0) {
+      if (i >= text.size() || text[i] != '.') {
+        return 0;
+      }
+      ++i;
+    }
+  }
+  return (i == text.size() || text[i] == ' ') ? i : 0;
+}
+
+// A reply as read from the server: the code and the text of every line.
+struct ServerReply {
+  int code = 0;
+  std::vector<std::string> lines;
+
+  smtp::Reply toReply() const {
+    smtp::Reply reply;
+    reply.code = code;
+    std::string text;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      std::string_view line = lines[i];
+      const std::size_t enhanced = enhancedCodeLength(line, code);
+      if (i == 0 && enhanced > 0) {
+        reply.enhanced = std::string(line.substr(0, enhanced));
+      }
+      if (enhanced > 0) {
+        line.remove_prefix(std::min(enhanced + 1, line.size()));
+      }
+      if (!text.empty() && !line.empty()) {
+        text += ' ';
+      }
+      text += line;
+    }
+    reply.text = sanitize(text);
+    return reply;
+  }
+};
+
+struct Extensions {
+  bool size = false;
+  bool pipelining = false;
+  bool eight_bit_mime = false;
+  bool smtputf8 = false;
+};
+
+Extensions parseEhlo(const ServerReply& reply) {
+  Extensions ext;
+  // The first line is the server's greeting; every further line starts with a keyword.
+  for (std::size_t i = 1; i < reply.lines.size(); ++i) {
+    const std::string_view line = reply.lines[i];
+    const std::string keyword = toLower(line.substr(0, line.find(' ')));
+    if (keyword == "size") {
+      ext.size = true;
+    } else if (keyword == "pipelining") {
+      ext.pipelining = true;
+    } else if (keyword == "8bitmime") {
+      ext.eight_bit_mime = true;
+    } else if (keyword == "smtputf8") {
+      ext.smtputf8 = true;
+    }
+  }
+  return ext;
+}
+
+// Command arguments come from our own strict parsers; refuse anything that could end a command
+// line early or smuggle a second one anyway.
+bool safeArgument(std::string_view s) {
+  return std::none_of(s.begin(), s.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+}
+
+// Produces the DATA payload chunk by chunk: line ends normalised to CRLF (a bare CR or LF becomes
+// CRLF, so no next hop can read an early end of data into it), a dot doubled at the start of
+// every line, a final CRLF added when missing, then the ".\r\n" end marker.
+class DotStuffer {
+ public:
+  explicit DotStuffer(std::string_view data) : data_(data) {}
+
+  bool done() const { return done_; }
+
+  // Replaces out with the next chunk of about `limit` octets.
+  void next(std::string& out, std::size_t limit) {
+    out.clear();
+    while (pos_ < data_.size() && out.size() < limit) {
+      if (at_line_start_ && data_[pos_] == '.') {
+        out += '.';
+      }
+      at_line_start_ = false;
+      std::size_t end = data_.find_first_of("\r\n", pos_);
+      if (end == std::string_view::npos) {
+        end = data_.size();
+      }
+      const std::size_t run = std::min(end - pos_, limit - std::min(limit, out.size()));
+      out.append(data_.substr(pos_, run));
+      pos_ += run;
+      if (pos_ == end && pos_ < data_.size()) {
+        const bool crlf = data_[pos_] == '\r' && pos_ + 1 < data_.size() && data_[pos_ + 1] == '\n';
+        pos_ += crlf ? 2 : 1;
+        out += "\r\n";
+        at_line_start_ = true;
+      }
+    }
+    if (pos_ >= data_.size()) {
+      if (!at_line_start_) {
+        out += "\r\n";
+      }
+      out += ".\r\n";
+      done_ = true;
+    }
+  }
+
+ private:
+  std::string_view data_;
+  std::size_t pos_ = 0;
+  bool at_line_start_ = true;
+  bool done_ = false;
+};
+
+// One TCP connection to a server. Failures are recorded in failure() and mark it broken.
+class Connection {
+ public:
+  Connection(asio::any_io_executor executor, std::string remote)
+      : socket_(std::move(executor)), remote_(std::move(remote)) {}
+  ~Connection() { close(); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  const std::string& remote() const { return remote_; }
+  const std::string& failure() const { return failure_; }
+  bool broken() const { return broken_; }
+  const Extensions& extensions() const { return extensions_; }
+  void setExtensions(const Extensions& ext) { extensions_ = ext; }
+
+  // Resolves the host (unless it is an IP literal) and connects to the first address that
+  // answers, all within `timeout`.
+  asio::awaitable<bool> connect(const net::Endpoint& endpoint, Clock::duration timeout) {
+    const auto deadline = Clock::now() + timeout;
+    std::vector<tcp::endpoint> targets;
+    std::error_code ec;
+    const auto literal = asio::ip::make_address(endpoint.host, ec);
+    if (!ec) {
+      targets.emplace_back(literal, endpoint.port);
+    } else {
+      const bool resolved = co_await resolve(endpoint, timeout, targets);
+      if (!resolved) {
+        co_return false;
+      }
+    }
+    std::string last_error = "no address";
+    for (const auto& target : targets) {
+      const auto remaining = deadline - Clock::now();
+      if (remaining <= Clock::duration::zero()) {
+        co_return fail("timed out after " + formatDuration(timeout));
+      }
+      std::error_code ignored;
+      socket_.close(ignored);
+      const auto result = co_await withTimeout(socket_.async_connect(target, kAsTuple), remaining);
+      if (!result) {
+        co_return fail("timed out after " + formatDuration(timeout));
+      }
+      const auto [error] = *result;
+      if (!error) {
+        socket_.set_option(tcp::no_delay(true), ignored);
+        co_return true;
+      }
+      last_error = fmt::format("{}: {}", target.address().to_string(), error.message());
+      spdlog::debug("smtp client: connect to {} ({}) failed: {}", remote_,
+                    target.address().to_string(), error.message());
+    }
+    co_return fail(last_error);
+  }
+
+  asio::awaitable<bool> send(std::string_view bytes, Clock::duration timeout) {
+    const auto result = co_await withTimeout(
+        asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()), kAsTuple), timeout);
+    if (!result) {
+      co_return fail("timed out after " + formatDuration(timeout) + " sending");
+    }
+    const auto [error, written] = *result;
+    if (error) {
+      co_return fail("write failed: " + error.message());
+    }
+    co_return true;
+  }
+
+  // Reads one complete (possibly multi-line) reply within `timeout`.
+  asio::awaitable<std::optional<ServerReply>> readReply(Clock::duration timeout) {
+    const auto deadline = Clock::now() + timeout;
+    ServerReply reply;
+    for (;;) {
+      const auto newline = inbuf_.find('\n');
+      if (newline == std::string::npos) {
+        // Without a line end, more than kMaxReplyLine octets plus a CR cannot be a valid line.
+        if (inbuf_.size() > kMaxReplyLine + 1) {
+          co_return failReply(fmt::format("reply line longer than {} octets", kMaxReplyLine));
+        }
+        const auto remaining = deadline - Clock::now();
+        if (remaining <= Clock::duration::zero()) {
+          co_return failReply(timeoutText(timeout));
+        }
+        const auto result = co_await withTimeout(
+            socket_.async_read_some(asio::buffer(read_buffer_), kAsTuple), remaining);
+        if (!result) {
+          co_return failReply(timeoutText(timeout));
+        }
+        const auto [error, n] = *result;
+        if (error) {
+          co_return failReply(error == asio::error::eof ? std::string("connection closed by server")
+                                                        : "read failed: " + error.message());
+        }
+        inbuf_.append(read_buffer_.data(), n);
+        continue;
+      }
+      std::string_view line(inbuf_.data(), newline);
+      if (!line.empty() && line.back() == '\r') {
+        line.remove_suffix(1);
+      }
+      if (line.size() > kMaxReplyLine) {
+        co_return failReply(fmt::format("reply line longer than {} octets", kMaxReplyLine));
+      }
+      if (line.size() < 3 || !isDigit(line[0]) || !isDigit(line[1]) || !isDigit(line[2]) ||
+          line[0] < '2' || line[0] > '5' || (line.size() > 3 && line[3] != ' ' && line[3] != '-')) {
+        co_return failReply("malformed reply line: " + sanitize(line.substr(0, 80)));
+      }
+      const int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+      if (!reply.lines.empty() && code != reply.code) {
+        co_return failReply("reply code changed within a multi-line reply");
+      }
+      if (reply.lines.size() == kMaxReplyLines) {
+        co_return failReply(fmt::format("reply longer than {} lines", kMaxReplyLines));
+      }
+      reply.code = code;
+      const bool last = line.size() == 3 || line[3] == ' ';
+      reply.lines.emplace_back(line.size() > 4 ? line.substr(4) : std::string_view());
+      inbuf_.erase(0, newline + 1);
+      if (last) {
+        co_return reply;
+      }
+    }
+  }
+
+  // Sends one command line (CRLF added) and reads its reply.
+  asio::awaitable<std::optional<ServerReply>> command(std::string line, Clock::duration timeout) {
+    line += "\r\n";
+    const bool sent = co_await send(line, timeout);
+    if (!sent) {
+      co_return std::nullopt;
+    }
+    co_return co_await readReply(timeout);
+  }
+
+  // Polite close: QUIT (unless broken), a short wait for its reply, then close.
+  asio::awaitable<void> quit(Clock::duration timeout) {
+    if (!broken_ && socket_.is_open()) {
+      const auto wait = std::min(timeout, kMaxQuitWait);
+      const bool sent = co_await send("QUIT\r\n", wait);
+      if (sent) {
+        co_await readReply(wait);
+      }
+    }
+    close();
+  }
+
+  // Cheap check before reusing an idle connection: false when the server has closed it or sent
+  // something unasked (typically a 421 before closing).
+  bool looksIdle() {
+    if (broken_ || !socket_.is_open() || !inbuf_.empty()) {
+      return false;
+    }
+    char byte = 0;
+    const auto n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+
+  void close() {
+    std::error_code ignored;
+    if (socket_.is_open()) {
+      socket_.shutdown(tcp::socket::shutdown_both, ignored);
+      socket_.close(ignored);
+    }
+  }
+
+ private:
+  using ResolveChannel =
+      asio::experimental::concurrent_channel<void(std::error_code, tcp::resolver::results_type)>;
+
+  asio::awaitable<bool> resolve(const net::Endpoint& endpoint, Clock::duration timeout,
+                                std::vector<tcp::endpoint>& targets) {
+    const auto executor = co_await asio::this_coro::executor;
+    auto channel = std::make_shared<ResolveChannel>(executor, 1);
+    auto resolver = std::make_shared<tcp::resolver>(executor);
+    // The handler keeps the resolver and the channel alive; if we stop waiting, the lookup
+    // finishes on its own and its result is dropped.
+    resolver->async_resolve(
+        endpoint.host, std::to_string(endpoint.port), tcp::resolver::numeric_service,
+        [channel, resolver](std::error_code error, tcp::resolver::results_type results) {
+          channel->try_send(error, std::move(results));
+        });
+    const auto result = co_await withTimeout(channel->async_receive(kAsTuple), timeout);
+    if (!result) {
+      co_return fail("timed out after " + formatDuration(timeout) + " resolving " + endpoint.host);
+    }
+    const auto& [error, results] = *result;
+    if (error) {
+      co_return fail("cannot resolve " + endpoint.host + ": " + error.message());
+    }
+    for (const auto& entry : results) {
+      targets.push_back(entry.endpoint());
+    }
+    if (targets.empty()) {
+      co_return fail("no address for " + endpoint.host);
+    }
+    co_return true;
+  }
+
+  static std::string timeoutText(Clock::duration timeout) {
+    return "timed out after " + formatDuration(timeout) + " waiting for a reply";
+  }
+
+  bool fail(std::string what) {
+    failure_ = std::move(what);
+    broken_ = true;
+    return false;
+  }
+
+  std::optional<ServerReply> failReply(std::string what) {
+    fail(std::move(what));
+    return std::nullopt;
+  }
+
+  tcp::socket socket_;
+  std::string remote_;
+  std::string inbuf_;  // received octets not yet consumed as reply lines
+  std::array<char, kReadChunk> read_buffer_{};
+  std::string failure_;
+  bool broken_ = false;
+  Extensions extensions_;
+};
+
+// Idle connections per endpoint ("host:port"), newest last, each with an expiry timer.
+class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
+ public:
+  ConnectionPool(asio::any_io_executor executor, const ClientSettings& settings)
+      : strand_(asio::make_strand(std::move(executor))),
+        idle_time_(settings.idle_reuse),
+        max_per_endpoint_(settings.max_idle_per_endpoint),
+        quit_timeout_(settings.command_timeout) {}
+
+  // The newest idle connection for key that has not expired, or nullptr.
+  std::unique_ptr<Connection> take(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    const auto it = idle_.find(key);
+    if (it == idle_.end() || it->second.empty()) {
+      return nullptr;
+    }
+    // The newest has been idle the shortest time: if it has expired, all have; their expiry
+    // coroutines are about to close them.
+    Entry& newest = it->second.back();
+    if (Clock::now() - newest.idle_since >= idle_time_) {
+      return nullptr;
+    }
+    auto connection = std::move(newest.connection);
+    cancel(newest.timer);
+    it->second.pop_back();
+    if (it->second.empty()) {
+      idle_.erase(it);
+    }
+    return connection;
+  }
+
+  // Keeps a healthy connection for reuse; hands it back when the pool is full or closed.
+  std::unique_ptr<Connection> put(const std::string& key, std::unique_ptr<Connection> connection) {
+    if (max_per_endpoint_ == 0 || idle_time_ <= Clock::duration::zero()) {
+      return connection;
+    }
+    std::lock_guard lock(mutex_);
+    auto& entries = idle_[key];
+    if (closed_ || entries.size() >= max_per_endpoint_) {
+      if (entries.empty()) {
+        idle_.erase(key);
+      }
+      return connection;
+    }
+    auto timer = std::make_shared<asio::steady_timer>(strand_, idle_time_);
+    const std::uint64_t id = next_id_++;
+    entries.push_back(Entry{id, std::move(connection), timer, Clock::now()});
+    // Spawned under the lock: its start is queued on the strand before any cancel() can be.
+    asio::co_spawn(strand_, expire(shared_from_this(), key, id, std::move(timer)), asio::detached);
+    return nullptr;
+  }
+
+  std::vector<std::unique_ptr<Connection>> takeAll() {
+    std::vector<std::unique_ptr<Connection>> all;
+    std::lock_guard lock(mutex_);
+    for (auto& [key, entries] : idle_) {
+      for (auto& entry : entries) {
+        cancel(entry.timer);
+        all.push_back(std::move(entry.connection));
+      }
+    }
+    idle_.clear();
+    return all;
+  }
+
+  // For the client's destructor: refuse further connections, close the idle ones at once (no
+  // QUIT: there is no coroutine to wait for the reply).
+  void shutdown() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    for (auto& connection : takeAll()) {
+      connection->close();
+    }
+  }
+
+ private:
+  struct Entry {
+    std::uint64_t id = 0;
+    std::unique_ptr<Connection> connection;
+    std::shared_ptr<asio::steady_timer> timer;
+    Clock::time_point idle_since;
+  };
+
+  // Timers are only touched on the strand.
+  void cancel(const std::shared_ptr<asio::steady_timer>& timer) {
+    asio::post(strand_, [timer] { timer->cancel(); });
+  }
+
+  std::unique_ptr<Connection> remove(const std::string& key, std::uint64_t id) {
+    std::lock_guard lock(mutex_);
+    const auto it = idle_.find(key);
+    if (it == idle_.end()) {
+      return nullptr;
+    }
+    auto& entries = it->second;
+    const auto entry =
+        std::find_if(entries.begin(), entries.end(), [id](const Entry& e) { return e.id == id; });
+    if (entry == entries.end()) {
+      return nullptr;
+    }
+    auto connection = std::move(entry->connection);
+    entries.erase(entry);
+    if (entries.empty()) {
+      idle_.erase(it);
+    }
+    return connection;
+  }
+
+  static asio::awaitable<void> expire(std::shared_ptr<ConnectionPool> pool, std::string key,
+                                      std::uint64_t id, std::shared_ptr<asio::steady_timer> timer) {
+    const auto [error] = co_await timer->async_wait(kAsTuple);
+    if (error) {
+      co_return;  // taken for a delivery, or the pool is closing
+    }
+    auto connection = pool->remove(key, id);
+    if (connection) {
+      spdlog::debug("smtp client: idle connection to {} expired", key);
+      co_await connection->quit(pool->quit_timeout_);
+    }
+  }
+
+  asio::strand<asio::any_io_executor> strand_;
+  const Clock::duration idle_time_;
+  const std::size_t max_per_endpoint_;
+  const Clock::duration quit_timeout_;
+  std::mutex mutex_;
+  std::map<std::string, std::deque<Entry>> idle_;
+  std::uint64_t next_id_ = 1;
+  bool closed_ = false;
+};
+
+// The 421 reply for a connection that broke or timed out during `stage`.
+smtp::Reply brokenReply(const Connection& connection, std::string_view stage) {
+  return smtp::Reply{421, "4.4.2",
+                     fmt::format("conversation with {} failed during {}: {}", connection.remote(),
+                                 stage, connection.failure())};
+}
+
+}  // namespace
+
+struct SmtpClient::Impl {
+  Impl(asio::any_io_executor ex, ClientSettings s)
+      : executor(std::move(ex)),
+        settings(std::move(s)),
+        pool(std::make_shared<ConnectionPool>(executor, settings)) {}
+
+  asio::awaitable<AttemptResult> deliver(const net::Endpoint& endpoint,
+                                         const OutboundMessage& message);
+  asio::awaitable<std::unique_ptr<Connection>> reuse(const std::string& key);
+  asio::awaitable<std::unique_ptr<Connection>> open(const net::Endpoint& endpoint,
+                                                    AttemptResult& result);
+  // Runs one transaction on a greeted connection; true when the connection can be reused.
+  asio::awaitable<bool> transact(Connection& connection, const OutboundMessage& message,
+                                 AttemptResult& result);
+  asio::awaitable<void> release(const std::string& key, std::unique_ptr<Connection> connection,
+                                bool reusable);
+
+  asio::any_io_executor executor;
+  ClientSettings settings;
+  std::shared_ptr<ConnectionPool> pool;
+};
+
+asio::awaitable<AttemptResult> SmtpClient::Impl::deliver(const net::Endpoint& endpoint,
+                                                         const OutboundMessage& message) {
+  AttemptResult result;
+  result.remote = endpoint.toString();
+  if (message.recipients.empty()) {
+    co_return result;
+  }
+  std::unique_ptr<Connection> connection = co_await reuse(result.remote);
+  if (!connection) {
+    connection = co_await open(endpoint, result);
+    if (!connection) {
+      spdlog::debug("smtp client: {}: {}", result.remote, result.session_error->oneLine());
+      co_return result;
+    }
+  }
+  const bool reusable = co_await transact(*connection, message, result);
+  if (result.session_error) {
+    spdlog::debug("smtp client: {}: {}", result.remote, result.session_error->oneLine());
+  }
+  co_await release(result.remote, std::move(connection), reusable);
+  co_return result;
+}
+
+asio::awaitable<std::unique_ptr<Connection>> SmtpClient::Impl::reuse(const std::string& key) {
+  while (auto connection = pool->take(key)) {
+    if (connection->looksIdle()) {
+      const auto reply = co_await connection->command(
+          "RSET", std::min<Clock::duration>(settings.command_timeout, kMaxRsetWait));
+      if (reply && reply->code / 100 == 2) {
+        spdlog::debug("smtp client: reusing connection to {}", key);
+        co_return std::move(connection);
+      }
+    }
+    spdlog::debug("smtp client: idle connection to {} is gone, discarding it", key);
+    connection->close();
+  }
+  co_return nullptr;
+}
+
+asio::awaitable<std::unique_ptr<Connection>> SmtpClient::Impl::open(const net::Endpoint& endpoint,
+                                                                    AttemptResult& result) {
+  // Nothing is transacted before MAIL: whatever fails here, another host may do better.
+  result.try_next_host = true;
+  auto connection = std::make_unique<Connection>(executor, result.remote);
+  const bool connected = co_await connection->connect(endpoint, settings.connect_timeout);
+  if (!connected) {
+    result.session_error =
+        smtp::Reply{421, "4.4.1",
+                    fmt::format("connect to {} failed: {}", result.remote, connection->failure())};
+    co_return nullptr;
+  }
+  spdlog::debug("smtp client: connected to {}", result.remote);
+
+  const auto greeting = co_await connection->readReply(settings.command_timeout);
+  if (!greeting) {
+    result.session_error = brokenReply(*connection, "the greeting");
+    co_return nullptr;
+  }
+  if (greeting->code != 220) {
+    result.session_error =
+        greeting->code >= 400
+            ? greeting->toReply()
+            : smtp::Reply{421, "4.4.2",
+                          fmt::format("{} greeted with {} instead of 220", result.remote,
+                                      greeting->toReply().oneLine())};
+    co_await connection->quit(settings.command_timeout);
+    co_return nullptr;
+  }
+
+  if (!safeArgument(settings.helo_name) || settings.helo_name.empty()) {
+    result.session_error = smtp::Reply{421, "4.3.5", "invalid helo name configured"};
+    co_await connection->quit(settings.command_timeout);
+    co_return nullptr;
+  }
+  auto hello = co_await connection->command("EHLO " + settings.helo_name, settings.command_timeout);
+  if (!hello) {
+    result.session_error = brokenReply(*connection, "EHLO");
+    co_return nullptr;
+  }
+  if (hello->code / 100 == 2) {
+    connection->setExtensions(parseEhlo(*hello));
+  } else if (hello->code >= 500) {
+    // An old server without ESMTP: plain HELO, no extensions.
+    hello = co_await connection->command("HELO " + settings.helo_name, settings.command_timeout);
+    if (!hello) {
+      result.session_error = brokenReply(*connection, "HELO");
+      co_return nullptr;
+    }
+  }
+  if (hello->code / 100 != 2) {
+    result.session_error = hello->toReply();
+    co_await connection->quit(settings.command_timeout);
+    co_return nullptr;
+  }
+  result.try_next_host = false;
+  co_return std::move(connection);
+}
+
+asio::awaitable<bool> SmtpClient::Impl::transact(Connection& connection,
+                                                 const OutboundMessage& message,
+                                                 AttemptResult& result) {
+  const Extensions& ext = connection.extensions();
+  const std::string empty;
+  const std::string& data = message.data ? *message.data : empty;
+
+  if (message.smtputf8 && !ext.smtputf8) {
+    // RFC 6531 3.4: never downgrade silently. Another host may offer it.
+    result.session_error =
+        smtp::Reply{550, "5.6.7",
+                    fmt::format("SMTPUTF8 is required, but was not offered by {}", result.remote)};
+    result.try_next_host = true;
+    co_return true;  // nothing was sent: the connection is as good as before
+  }
+  const std::string sender = message.mail_from.str();
+  if (!safeArgument(sender)) {
+    result.session_error = smtp::Reply{553, "5.1.7", "invalid sender address"};
+    co_return true;
+  }
+
+  std::string mail = "MAIL FROM:" + message.mail_from.bracketed();
+  if (ext.size) {
+    mail += " SIZE=" + std::to_string(data.size());
+  }
+  if (message.body_8bit && ext.eight_bit_mime) {
+    mail += " BODY=8BITMIME";  // without 8BITMIME the bytes go as they are, as most MTAs do
+  }
+  if (message.smtputf8) {
+    mail += " SMTPUTF8";
+  }
+  mail += "\r\n";
+
+  // MAIL and the RCPTs: with PIPELINING in groups (MAIL plus up to kPipelineGroup RCPTs per
+  // write, then their replies in order), otherwise one command at a time. DATA always waits
+  // for the RCPT replies, so it is never sent when no recipient was accepted.
+  const auto& recipients = message.recipients;
+  std::vector<smtp::Reply> replies(recipients.size());
+  std::vector<bool> accepted(recipients.size(), false);
+  const std::size_t group = ext.pipelining ? kPipelineGroup : 1;
+  bool mail_sent = false;
+  std::size_t next = 0;
+  std::string batch;
+  std::vector<std::size_t> batch_rcpts;
+  while (!mail_sent || next < recipients.size()) {
+    batch.clear();
+    batch_rcpts.clear();
+    const bool with_mail = !mail_sent;
+    if (with_mail) {
+      batch = mail;
+      mail_sent = true;
+    }
+    while (next < recipients.size() && batch_rcpts.size() < group &&
+           (ext.pipelining || !with_mail)) {
+      const std::size_t i = next++;
+      if (!safeArgument(recipients[i].str())) {
+        replies[i] = smtp::Reply{553, "5.1.3", "invalid recipient address"};
+        continue;
+      }
+      batch += "RCPT TO:" + recipients[i].bracketed() + "\r\n";
+      batch_rcpts.push_back(i);
+    }
+    if (batch.empty()) {
+      continue;
+    }
+    const std::string_view stage = with_mail ? "MAIL FROM" : "RCPT TO";
+    const bool sent = co_await connection.send(batch, settings.command_timeout);
+    if (!sent) {
+      result.session_error = brokenReply(connection, stage);
+      co_return false;
+    }
+    if (with_mail) {
+      const auto reply = co_await connection.readReply(settings.command_timeout);
+      if (!reply) {
+        result.session_error = brokenReply(connection, "MAIL FROM");
+        co_return false;
+      }
+      if (reply->code / 100 != 2) {
+        result.session_error = reply->toReply();
+        co_return false;
+      }
+    }
+    for (const std::size_t i : batch_rcpts) {
+      const auto reply = co_await connection.readReply(settings.command_timeout);
+      if (!reply) {
+        result.session_error = brokenReply(connection, "RCPT TO");
+        co_return false;
+      }
+      if (reply->code == 421) {
+        // The server is closing the session: no later reply will come.
+        result.session_error = reply->toReply();
+        co_return false;
+      }
+      replies[i] = reply->toReply();
+      accepted[i] = reply->code / 100 == 2;
+    }
+  }
+
+  if (std::none_of(accepted.begin(), accepted.end(), [](bool a) { return a; })) {
+    result.recipient_replies = std::move(replies);
+    const auto reset = co_await connection.command("RSET", settings.command_timeout);
+    co_return reset && reset->code / 100 == 2;
+  }
+
+  const auto start = co_await connection.command("DATA", settings.command_timeout);
+  if (!start) {
+    result.session_error = brokenReply(connection, "DATA");
+    co_return false;
+  }
+  if (start->code != 354) {
+    result.session_error = start->code >= 400
+                               ? start->toReply()
+                               : smtp::Reply{421, "4.5.0",
+                                             fmt::format("{} answered DATA with {}", result.remote,
+                                                         start->toReply().oneLine())};
+    co_return false;
+  }
+
+  DotStuffer stuffer(data);
+  std::string chunk;
+  chunk.reserve(kDataChunk + 8);
+  while (!stuffer.done()) {
+    stuffer.next(chunk, kDataChunk);
+    const bool sent = co_await connection.send(chunk, settings.command_timeout);
+    if (!sent) {
+      result.session_error = brokenReply(connection, "the message transfer");
+      co_return false;
+    }
+  }
+  const auto final_reply = co_await connection.readReply(settings.data_timeout);
+  if (!final_reply) {
+    result.session_error = brokenReply(connection, "the end of DATA");
+    co_return false;
+  }
+  const smtp::Reply outcome = final_reply->toReply();
+  for (std::size_t i = 0; i < recipients.size(); ++i) {
+    if (accepted[i]) {
+      replies[i] = outcome;
+    }
+  }
+  result.recipient_replies = std::move(replies);
+  co_return final_reply->code != 421;
+}
+
+asio::awaitable<void> SmtpClient::Impl::release(const std::string& key,
+                                                std::unique_ptr<Connection> connection,
+                                                bool reusable) {
+  if (connection->broken()) {
+    connection->close();
+    co_return;
+  }
+  if (reusable) {
+    connection = pool->put(key, std::move(connection));
+    if (!connection) {
+      co_return;
+    }
+  }
+  co_await connection->quit(settings.command_timeout);
+}
+
+SmtpClient::SmtpClient(asio::any_io_executor executor, ClientSettings settings)
+    : impl_(std::make_unique<Impl>(std::move(executor), std::move(settings))) {}
+
+SmtpClient::~SmtpClient() {
+  impl_->pool->shutdown();
+}
+
+asio::awaitable<AttemptResult> SmtpClient::deliver(const net::Endpoint& endpoint,
+                                                   const OutboundMessage& message) {
+  return impl_->deliver(endpoint, message);
+}
+
+asio::awaitable<void> SmtpClient::closeIdle() {
+  auto idle = impl_->pool->takeAll();
+  for (auto& connection : idle) {
+    co_await connection->quit(impl_->settings.command_timeout);
+  }
+}
+
+}  // namespace relayguard::delivery

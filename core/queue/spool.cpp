@@ -1,0 +1,167 @@
+// spool: durable commit, update and recovery of queued messages (see spool.hpp).
+#include "core/queue/spool.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <nlohmann/json.hpp>
+
+#include "core/util/durable_file.hpp"
+
+namespace relayguard::queue {
+namespace {
+
+void makeDir(const std::filesystem::path& p) {
+  if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST) {
+    throw IoError("cannot create " + p.string() + ": " + std::strerror(errno), errno);
+  }
+}
+
+std::vector<std::string> idsWithSuffix(const std::filesystem::path& dir, std::string_view suffix) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() > suffix.size() && name.ends_with(suffix)) {
+      out.push_back(name.substr(0, name.size() - suffix.size()));
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+Spool::Spool(std::filesystem::path root)
+    : root_(std::move(root)), tmp_(root_ / "tmp"), queue_(root_ / "queue"),
+      corrupt_(root_ / "corrupt") {
+  makeDir(root_);
+  makeDir(tmp_);
+  makeDir(queue_);
+  makeDir(corrupt_);
+}
+
+std::filesystem::path Spool::messagePath(const QueueId& id) const {
+  return queue_ / (id.str() + ".msg");
+}
+
+std::filesystem::path Spool::recordPath(const QueueId& id) const {
+  return queue_ / (id.str() + ".env");
+}
+
+void Spool::commit(const QueuedMessage& record, std::string_view message) {
+  const auto tmp_msg = tmp_ / (record.id.str() + ".msg");
+  const auto tmp_env = tmp_ / (record.id.str() + ".env");
+  writeFileSynced(tmp_msg, message);
+  try {
+    writeFileSynced(tmp_env, record.toJson().dump());
+    if (::rename(tmp_msg.c_str(), messagePath(record.id).c_str()) != 0) {
+      throw IoError("cannot rename " + tmp_msg.string() + ": " + std::strerror(errno), errno);
+    }
+  } catch (const IoError&) {
+    ::unlink(tmp_msg.c_str());
+    ::unlink(tmp_env.c_str());
+    throw;
+  }
+  try {
+    // The record's rename is the commit point; the directory fsync makes both renames durable.
+    renameDurably(tmp_env, recordPath(record.id));
+  } catch (const IoError&) {
+    ::unlink(tmp_env.c_str());
+    ::unlink(messagePath(record.id).c_str());
+    ::unlink(recordPath(record.id).c_str());
+    throw;
+  }
+}
+
+void Spool::update(const QueuedMessage& record) {
+  writeFileDurably(tmp_ / (record.id.str() + ".env.new"), recordPath(record.id),
+                   record.toJson().dump());
+}
+
+bool Spool::remove(const QueueId& id) {
+  const bool had = ::unlink(recordPath(id).c_str()) == 0;
+  ::unlink(messagePath(id).c_str());
+  return had;
+}
+
+bool Spool::exists(const QueueId& id) const {
+  std::error_code ec;
+  return std::filesystem::exists(recordPath(id), ec);
+}
+
+std::string Spool::readMessage(const QueueId& id) const { return readFile(messagePath(id)); }
+
+std::optional<QueuedMessage> Spool::read(const QueueId& id) const {
+  std::string text;
+  try {
+    text = readFile(recordPath(id));
+  } catch (const IoError& e) {
+    if (e.error() == ENOENT) {
+      return std::nullopt;
+    }
+    throw;
+  }
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded()) {
+    throw std::runtime_error("queue record " + recordPath(id).string() + " is not valid JSON");
+  }
+  return QueuedMessage::fromJson(j);
+}
+
+std::vector<QueuedMessage> Spool::recover() {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(tmp_, ec)) {
+    std::filesystem::remove(entry.path(), ec);
+  }
+  const auto records = idsWithSuffix(queue_, ".env");
+  for (const auto& name : idsWithSuffix(queue_, ".msg")) {
+    if (!std::binary_search(records.begin(), records.end(), name)) {
+      std::filesystem::remove(queue_ / (name + ".msg"), ec);  // never committed
+    }
+  }
+  std::vector<QueuedMessage> out;
+  for (const auto& name : records) {
+    const auto id = QueueId::parse(name);
+    bool ok = false;
+    if (id && std::filesystem::exists(messagePath(*id), ec)) {
+      try {
+        if (auto m = read(*id)) {
+          out.push_back(std::move(*m));
+          ok = true;
+        }
+      } catch (const std::exception&) {
+        ok = false;
+      }
+    }
+    if (!ok) {
+      std::filesystem::rename(queue_ / (name + ".env"), corrupt_ / (name + ".env"), ec);
+      std::filesystem::rename(queue_ / (name + ".msg"), corrupt_ / (name + ".msg"), ec);
+    }
+  }
+  return out;
+}
+
+std::vector<QueuedMessage> Spool::list(std::vector<std::string>* problems) const {
+  std::vector<QueuedMessage> out;
+  for (const auto& name : idsWithSuffix(queue_, ".env")) {
+    const auto id = QueueId::parse(name);
+    if (!id) {
+      continue;
+    }
+    try {
+      if (auto m = read(*id)) {
+        out.push_back(std::move(*m));
+      }
+    } catch (const std::exception& e) {
+      if (problems != nullptr) {
+        problems->push_back(e.what());
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace relayguard::queue

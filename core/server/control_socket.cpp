@@ -1,0 +1,110 @@
+// control_socket: the relay's local command channel (see control_socket.hpp).
+#include "core/server/control_socket.hpp"
+
+#include <sys/stat.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/read_until.hpp>
+#include <asio/streambuf.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+namespace relayguard {
+namespace {
+
+constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::size_t kMaxRequest = 512;
+
+}  // namespace
+
+ControlSocket::ControlSocket(asio::io_context& io, std::filesystem::path path, Handler handler)
+    : io_(io), path_(std::move(path)), handler_(std::move(handler)), acceptor_(io) {}
+
+ControlSocket::~ControlSocket() {
+  std::error_code ec;
+  acceptor_.close(ec);
+}
+
+void ControlSocket::start() {
+  std::error_code ec;
+  std::filesystem::remove(path_, ec);  // stale: the spool lock says no other relay owns it
+  const mode_t old = ::umask(0077);
+  acceptor_.open(asio::local::stream_protocol(), ec);
+  if (!ec) {
+    acceptor_.bind(asio::local::stream_protocol::endpoint(path_.string()), ec);
+  }
+  ::umask(old);
+  if (!ec) {
+    acceptor_.listen(16, ec);
+  }
+  if (ec) {
+    throw std::runtime_error("cannot create control socket " + path_.string() + ": " +
+                             ec.message());
+  }
+  asio::co_spawn(io_, acceptLoop(), asio::detached);
+}
+
+void ControlSocket::stop() {
+  asio::post(io_, [this] {
+    std::error_code ec;
+    acceptor_.close(ec);
+    std::filesystem::remove(path_, ec);
+  });
+}
+
+asio::awaitable<void> ControlSocket::acceptLoop() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(kUseTuple);
+    if (ec) {
+      if (!acceptor_.is_open()) {
+        co_return;
+      }
+      continue;
+    }
+    asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<void> ControlSocket::serve(asio::local::stream_protocol::socket socket) {
+  asio::streambuf buf(kMaxRequest);
+  auto [ec, n] = co_await asio::async_read_until(socket, buf, '\n', kUseTuple);
+  if (ec) {
+    co_return;
+  }
+  std::string line(asio::buffers_begin(buf.data()), asio::buffers_begin(buf.data()) + n - 1);
+  std::string response;
+  try {
+    response = co_await handler_(line);
+  } catch (const std::exception& e) {
+    response = std::string("error ") + e.what();
+  }
+  response += '\n';
+  co_await asio::async_write(socket, asio::buffer(response), kUseTuple);
+}
+
+std::optional<std::string> ControlSocket::request(const std::filesystem::path& path,
+                                                  const std::string& line) {
+  asio::io_context io;
+  asio::local::stream_protocol::socket socket(io);
+  std::error_code ec;
+  socket.connect(asio::local::stream_protocol::endpoint(path.string()), ec);
+  if (ec) {
+    return std::nullopt;
+  }
+  const std::string req = line + "\n";
+  asio::write(socket, asio::buffer(req), ec);
+  if (ec) {
+    return std::nullopt;
+  }
+  asio::streambuf buf(kMaxRequest);
+  const std::size_t n = asio::read_until(socket, buf, '\n', ec);
+  if (ec) {
+    return std::nullopt;
+  }
+  return std::string(asio::buffers_begin(buf.data()), asio::buffers_begin(buf.data()) + n - 1);
+}
+
+}  // namespace relayguard

@@ -1,0 +1,110 @@
+// session: one inbound SMTP connection, from greeting to QUIT, as one coroutine.
+//
+// Trust: every byte comes from the network. The session enforces the protocol limits of
+// [limits] (command and text line length, message size, recipients, errors, timeouts), refuses
+// NUL and non-ASCII in commands, answers every problem with a reply code and an enhanced status
+// code, and hands only complete, clean messages to its MessageHandler. Relay control: on a
+// relay listener a recipient is accepted only from access.relay_networks or an authenticated
+// client. PIPELINING: replies are buffered and sent before the session would wait for input.
+//
+// See also: data_reader.hpp (DATA), listener.hpp (accepting, limits), message_acceptor.hpp (what
+// the relay does with a message).
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config/config.hpp"
+#include "core/message/envelope.hpp"
+#include "core/smtp/reply.hpp"
+
+namespace relayguard::smtp {
+
+// What a session hands a finished message to (the relay's acceptor, or the demo sink).
+class MessageHandler {
+ public:
+  virtual ~MessageHandler() = default;
+  // `message` is the unstuffed DATA with CRLF line ends. The reply goes to the client as is.
+  // Both live until the returned awaitable completes.
+  virtual asio::awaitable<Reply> handleMessage(const Envelope& envelope,
+                                               const std::string& message) = 0;
+};
+
+struct SessionSettings {
+  std::string hostname;
+  LimitsConfig limits;
+  ListenerMode mode = ListenerMode::kRelay;
+  // nullptr: every recipient is accepted (the demo sink). Otherwise relay control applies.
+  const AccessConfig* access = nullptr;
+  // Whether the relay can route mail for a recipient; empty: every recipient is routable.
+  std::function<bool(const Address&)> routable;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(asio::ip::tcp::socket socket, const SessionSettings& settings, MessageHandler& handler);
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  asio::awaitable<void> run();
+  // Thread-safe: asks the session to end after the command in progress (421 4.3.2).
+  void shutdown();
+  const std::string& clientIp() const { return client_ip_; }
+  asio::any_io_executor executor() { return socket_.get_executor(); }
+  // The client's address as text, IPv4-mapped IPv6 shown as IPv4.
+  static std::string peerAddress(const asio::ip::tcp::socket& socket);
+
+ private:
+  enum class Io { kOk, kTooLong, kBareLf, kEof, kTimeout, kError, kCancelled };
+  struct Transaction {
+    std::optional<Address> mail_from;
+    std::vector<Address> rcpt_to;
+    bool smtputf8 = false;
+    bool body_8bit = false;
+  };
+
+  asio::awaitable<Io> readMore(std::chrono::steady_clock::time_point deadline);
+  asio::awaitable<Io> readLine(std::string& line);
+  asio::awaitable<bool> flush();
+  void reply(const Reply& r);
+  void replyRaw(std::string wire);
+  // Counts a client error; true when the session must end.
+  bool clientError(const Reply& r);
+
+  // Each returns false when the session must end.
+  asio::awaitable<bool> dispatch(const std::string& line);
+  void onHelo(std::string_view arg, bool extended);
+  bool onMail(std::string_view arg);
+  bool onRcpt(std::string_view arg);
+  asio::awaitable<bool> onData();
+  std::vector<std::string> ehloLines() const;
+  bool authRequired() const;
+  void resetTransaction() { txn_ = Transaction{}; }
+
+  asio::ip::tcp::socket socket_;
+  asio::steady_timer timer_;
+  const SessionSettings& settings_;
+  MessageHandler& handler_;
+  std::string client_ip_;
+  std::string in_;
+  std::size_t in_pos_ = 0;
+  bool discarding_ = false;  // inside an overlong line, dropping bytes until its LF
+  std::string out_;
+  std::string helo_;
+  bool esmtp_ = false;
+  std::optional<std::string> auth_user_;
+  Transaction txn_;
+  std::size_t errors_ = 0;
+  std::atomic<bool> stopping_{false};
+  bool waiting_for_command_ = false;
+};
+
+}  // namespace relayguard::smtp

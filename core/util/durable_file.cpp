@@ -1,0 +1,126 @@
+// durable_file: crash-safe file writes (see durable_file.hpp).
+#include "core/util/durable_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace relayguard {
+namespace {
+
+[[noreturn]] void fail(const std::string& what, const std::filesystem::path& path, int err) {
+  throw IoError(what + " " + path.string() + ": " + std::strerror(err), err);
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+  }
+  int get() const { return fd_; }
+  // close() can report a deferred write error (NFS): check it on the success path.
+  int release() {
+    const int rc = ::close(fd_);
+    fd_ = -1;
+    return rc;
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+bool IoError::diskFull() const { return errno_ == ENOSPC || errno_ == EDQUOT; }
+
+void writeFileSynced(const std::filesystem::path& path, std::string_view data, unsigned mode) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  if (fd.get() < 0) {
+    fail("cannot create", path, errno);
+  }
+  const char* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd.get(), p, left);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      const int err = errno;
+      ::unlink(path.c_str());
+      fail("cannot write", path, err);
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  if (::fdatasync(fd.get()) != 0) {
+    const int err = errno;
+    ::unlink(path.c_str());
+    fail("cannot fsync", path, err);
+  }
+  if (fd.release() != 0) {
+    const int err = errno;
+    ::unlink(path.c_str());
+    fail("cannot close", path, err);
+  }
+}
+
+void fsyncDirectory(const std::filesystem::path& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    fail("cannot open directory", dir, errno);
+  }
+  if (::fsync(fd.get()) != 0) {
+    fail("cannot fsync directory", dir, errno);
+  }
+}
+
+void renameDurably(const std::filesystem::path& from, const std::filesystem::path& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    fail("cannot rename to " + to.string() + " from", from, errno);
+  }
+  fsyncDirectory(to.parent_path());
+}
+
+void writeFileDurably(const std::filesystem::path& tmp, const std::filesystem::path& target,
+                      std::string_view data, unsigned mode) {
+  writeFileSynced(tmp, data, mode);
+  try {
+    renameDurably(tmp, target);
+  } catch (const IoError&) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+}
+
+std::string readFile(const std::filesystem::path& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    fail("cannot open", path, errno);
+  }
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      fail("cannot read", path, errno);
+    }
+    if (n == 0) {
+      break;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+}  // namespace relayguard

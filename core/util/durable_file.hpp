@@ -1,0 +1,38 @@
+// durable_file: the one place that writes files which must survive a crash.
+//
+// Every write goes to a temporary name, is fsynced, then renamed into place and the directory
+// fsynced (OpenSMTPD and Postfix commit the same way). A failure (full disk, I/O error) is
+// reported as an IoError carrying errno, and the temporary file is removed, so a half-written
+// file never appears under its final name.
+#pragma once
+
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace relayguard {
+
+class IoError : public std::runtime_error {
+ public:
+  IoError(const std::string& what, int err) : std::runtime_error(what), errno_(err) {}
+  int error() const { return errno_; }
+  // ENOSPC/EDQUOT: the caller answers 452 rather than 451.
+  bool diskFull() const;
+
+ private:
+  int errno_;
+};
+
+// Writes data to `tmp`, fsyncs it, renames it to `target` and fsyncs target's directory.
+void writeFileDurably(const std::filesystem::path& tmp, const std::filesystem::path& target,
+                      std::string_view data, unsigned mode = 0600);
+// Writes and fsyncs `path` (no rename): the first half of a two-file commit.
+void writeFileSynced(const std::filesystem::path& path, std::string_view data, unsigned mode = 0600);
+// Renames and fsyncs the target directory.
+void renameDurably(const std::filesystem::path& from, const std::filesystem::path& to);
+void fsyncDirectory(const std::filesystem::path& dir);
+// Reads a whole file; throws IoError.
+std::string readFile(const std::filesystem::path& path);
+
+}  // namespace relayguard

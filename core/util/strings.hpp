@@ -1,0 +1,21 @@
+// strings: small ASCII string helpers shared by the protocol, config and CLI code.
+// SMTP keywords and domains are ASCII and compared case-insensitively; nothing here is
+// locale-dependent.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace relayguard {
+
+char asciiLower(char c);
+std::string toLower(std::string_view s);
+bool iequals(std::string_view a, std::string_view b);
+bool istartsWith(std::string_view s, std::string_view prefix);
+std::string_view trim(std::string_view s);
+std::vector<std::string_view> splitWhitespace(std::string_view s);
+// True when every byte is printable US-ASCII or a space/tab.
+bool isPrintableAscii(std::string_view s);
+
+}  // namespace relayguard

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# demo.sh: sets up and builds relayguard, then runs the relay on samples/relayguard.toml with a
+# `relayguard sink` beside it as the smart host, sends one test message through it, and keeps
+# the relay running in the foreground (Ctrl-C stops both). Delivered mail lands in
+# samples/sink-maildir/ as one .eml file per message.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/build.sh"
+bin="$root/build/relayguard"
+config="$root/samples/relayguard.toml"
+maildir="$root/samples/sink-maildir"
+
+"$bin" check --config "$config"
+"$bin" sink --listen 127.0.0.1:2526 --maildir "$maildir" &
+sink=$!
+"$bin" serve --config "$config" &
+relay=$!
+trap 'kill $relay $sink 2>/dev/null; wait $relay $sink 2>/dev/null' EXIT INT TERM
+
+for _ in $(seq 50); do
+  (exec 3<>/dev/tcp/127.0.0.1/2525) 2>/dev/null && break
+  sleep 0.1
+done
+swaks --silent 1 --server 127.0.0.1:2525 --from app@example.test --to someone@example.test \
+  --header "Subject: relayguard demo" --body "Hello from relayguard." || true
+sleep 1
+echo
+echo "relayguard is relaying on 127.0.0.1:2525 into the sink at 127.0.0.1:2526."
+echo "Delivered messages: $maildir"
+ls -1 "$maildir" 2>/dev/null | sed 's/^/  /'
+echo "Send more with: swaks --server 127.0.0.1:2525 --from a@example.test --to b@example.test"
+echo "Queue: $bin queue list --config $config     Stop: Ctrl-C"
+wait $relay
