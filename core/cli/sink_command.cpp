@@ -10,7 +10,7 @@
 
 #include "core/cli/commands.hpp"
 #include "core/queue/queue_id.hpp"
-#include "core/server/blocking.hpp"
+#include "core/util/blocking.hpp"
 #include "core/smtp/listener.hpp"
 #include "core/util/durable_file.hpp"
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "core/util/durable_file.hpp"
@@ -52,28 +53,9 @@ std::filesystem::path Spool::recordPath(const QueueId& id) const {
 }
 
 void Spool::commit(const QueuedMessage& record, std::string_view message) {
-  const auto tmp_msg = tmp_ / (record.id.str() + ".msg");
-  const auto tmp_env = tmp_ / (record.id.str() + ".env");
-  writeFileSynced(tmp_msg, message);
-  try {
-    writeFileSynced(tmp_env, record.toJson().dump());
-    if (::rename(tmp_msg.c_str(), messagePath(record.id).c_str()) != 0) {
-      throw IoError("cannot rename " + tmp_msg.string() + ": " + std::strerror(errno), errno);
-    }
-  } catch (const IoError&) {
-    ::unlink(tmp_msg.c_str());
-    ::unlink(tmp_env.c_str());
-    throw;
-  }
-  try {
-    // The record's rename is the commit point; the directory fsync makes both renames durable.
-    renameDurably(tmp_env, recordPath(record.id));
-  } catch (const IoError&) {
-    ::unlink(tmp_env.c_str());
-    ::unlink(messagePath(record.id).c_str());
-    ::unlink(recordPath(record.id).c_str());
-    throw;
-  }
+  const std::string json = record.toJson().dump();
+  // ID.env last: its rename is the commit point (recover() drops an ID.msg without one).
+  commitFiles(tmp_, queue_, {{record.id.str() + ".msg", message}, {record.id.str() + ".env", json}});
 }
 
 void Spool::update(const QueuedMessage& record) {

@@ -97,7 +97,8 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
                               if (!id) {
                                 co_return "error bad queue id";
                               }
-                              switch (co_await scheduler.remove(*id)) {
+                              const auto removed = co_await scheduler.remove(*id);
+                              switch (removed) {
                                 case delivery::Scheduler::RemoveResult::kRemoved:
                                   co_return "ok";
                                 case delivery::Scheduler::RemoveResult::kBusy:

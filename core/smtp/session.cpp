@@ -136,7 +136,9 @@ asio::awaitable<Session::Io> Session::readMore(Clock::time_point deadline) {
     in_.erase(0, in_pos_);
     in_pos_ = 0;
   }
-  if (!co_await flush()) {
+  // g++ 12 mis-compiles co_await inside a condition: keep results in variables.
+  const bool flushed = co_await flush();
+  if (!flushed) {
     co_return Io::kError;
   }
   // Wait for readability without a buffer, then read into the thread's stack: an idle session
@@ -236,7 +238,8 @@ asio::awaitable<void> Session::run() {
       }
       continue;
     }
-    if (!co_await dispatch(line)) {
+    const bool go_on = co_await dispatch(line);
+    if (!go_on) {
       break;
     }
   }

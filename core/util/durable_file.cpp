@@ -100,6 +100,33 @@ void writeFileDurably(const std::filesystem::path& tmp, const std::filesystem::p
   }
 }
 
+void commitFiles(const std::filesystem::path& tmp_dir, const std::filesystem::path& dir,
+                 const std::vector<FileToCommit>& files) {
+  std::size_t renamed = 0;
+  try {
+    for (const auto& f : files) {
+      writeFileSynced(tmp_dir / f.name, f.data);
+    }
+    for (const auto& f : files) {
+      const auto from = tmp_dir / f.name;
+      const auto to = dir / f.name;
+      if (::rename(from.c_str(), to.c_str()) != 0) {
+        fail("cannot rename to " + to.string() + " from", from, errno);
+      }
+      ++renamed;
+    }
+    fsyncDirectory(dir);
+  } catch (const IoError&) {
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      ::unlink((tmp_dir / files[i].name).c_str());
+      if (i < renamed) {
+        ::unlink((dir / files[i].name).c_str());
+      }
+    }
+    throw;
+  }
+}
+
 std::string readFile(const std::filesystem::path& path) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {

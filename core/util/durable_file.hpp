@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace relayguard {
 
@@ -32,6 +33,16 @@ void writeFileSynced(const std::filesystem::path& path, std::string_view data, u
 // Renames and fsyncs the target directory.
 void renameDurably(const std::filesystem::path& from, const std::filesystem::path& to);
 void fsyncDirectory(const std::filesystem::path& dir);
+// Commits several files as one unit (a message and its record): each is written under tmp_dir
+// and fsynced, then renamed into dir in the given order, and dir is fsynced once. The last
+// file's rename is the commit point: readers treat the set as present when the last file is.
+// On failure everything written so far is removed and IoError is thrown.
+struct FileToCommit {
+  std::string name;  // file name within dir (and, temporarily, within tmp_dir)
+  std::string_view data;
+};
+void commitFiles(const std::filesystem::path& tmp_dir, const std::filesystem::path& dir,
+                 const std::vector<FileToCommit>& files);
 // Reads a whole file; throws IoError.
 std::string readFile(const std::filesystem::path& path);
 

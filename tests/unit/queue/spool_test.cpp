@@ -1,0 +1,338 @@
+// spool_test: durable commit, read-back, update, removal, listing and start-up recovery of the
+// message spool, including that a failed commit leaves nothing behind.
+#include "core/queue/spool.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/stat.h>
+
+#include "core/util/durable_file.hpp"
+#include "core/util/time_format.hpp"
+#include "tests/unit/temp_dir.hpp"
+
+namespace relayguard::queue {
+namespace {
+
+namespace fs = std::filesystem;
+
+Address mailbox(const std::string& text) {
+  auto a = Address::parseMailbox(text);
+  if (!a) {
+    ADD_FAILURE() << "bad test address " << text;
+    return Address::null();
+  }
+  return *a;
+}
+
+QueuedMessage makeRecord(std::uint64_t size = 42) {
+  Envelope env;
+  env.mail_from = mailbox("sender@example.com");
+  env.rcpt_to = {mailbox("one@example.net"), mailbox("two@example.org")};
+  env.client_ip = "192.0.2.7";
+  env.helo = "client.example";
+  env.auth_user = "alice";
+  env.tls = true;
+  env.smtputf8 = true;
+  env.body_8bit = true;
+  env.received = fromUnixSeconds(1700000000);
+  return QueuedMessage::fromEnvelope(QueueId::generate(), env, size);
+}
+
+// The names in a folder, sorted.
+std::vector<std::string> names(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    out.push_back(e.path().filename().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void expectSameRecord(const QueuedMessage& a, const QueuedMessage& b) {
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.envelope.mail_from, b.envelope.mail_from);
+  EXPECT_EQ(a.envelope.rcpt_to, b.envelope.rcpt_to);
+  EXPECT_EQ(a.envelope.client_ip, b.envelope.client_ip);
+  EXPECT_EQ(a.envelope.helo, b.envelope.helo);
+  EXPECT_EQ(a.envelope.auth_user, b.envelope.auth_user);
+  EXPECT_EQ(a.envelope.tls, b.envelope.tls);
+  EXPECT_EQ(a.envelope.smtputf8, b.envelope.smtputf8);
+  EXPECT_EQ(a.envelope.body_8bit, b.envelope.body_8bit);
+  EXPECT_EQ(a.envelope.received, b.envelope.received);
+  EXPECT_EQ(a.size, b.size);
+  EXPECT_EQ(a.attempts, b.attempts);
+  EXPECT_EQ(a.next_attempt, b.next_attempt);
+  EXPECT_EQ(a.last_error, b.last_error);
+  ASSERT_EQ(a.recipients.size(), b.recipients.size());
+  for (std::size_t i = 0; i < a.recipients.size(); ++i) {
+    EXPECT_EQ(a.recipients[i].address, b.recipients[i].address);
+    EXPECT_EQ(a.recipients[i].status, b.recipients[i].status);
+    EXPECT_EQ(a.recipients[i].last_reply, b.recipients[i].last_reply);
+    EXPECT_EQ(a.recipients[i].remote, b.recipients[i].remote);
+    EXPECT_EQ(a.recipients[i].bounced, b.recipients[i].bounced);
+  }
+}
+
+TEST(Spool, CreatesPrivateFolders) {
+  test::TempDir dir;
+  const Spool spool(dir.path() / "spool");
+  EXPECT_EQ(spool.root(), dir.path() / "spool");
+  for (const char* sub : {"", "tmp", "queue", "corrupt"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat((dir.path() / "spool" / sub).c_str(), &st), 0) << sub;
+    EXPECT_TRUE(S_ISDIR(st.st_mode)) << sub;
+    EXPECT_EQ(st.st_mode & 0777, 0700U) << sub;
+  }
+}
+
+TEST(Spool, CommitThenReadBack) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  const auto record = makeRecord();
+  const std::string bytes("Subject: t\r\n\r\nbinary \0\xff\x80 ok\r\n", 29);
+  spool.commit(record, bytes);
+
+  EXPECT_TRUE(spool.exists(record.id));
+  EXPECT_EQ(spool.messagePath(record.id), dir.path() / "queue" / (record.id.str() + ".msg"));
+  EXPECT_EQ(spool.recordPath(record.id), dir.path() / "queue" / (record.id.str() + ".env"));
+  EXPECT_TRUE(fs::is_regular_file(spool.messagePath(record.id)));
+  EXPECT_TRUE(fs::is_regular_file(spool.recordPath(record.id)));
+  EXPECT_TRUE(names(dir.path() / "tmp").empty());
+
+  EXPECT_EQ(spool.readMessage(record.id), bytes);
+  const auto back = spool.read(record.id);
+  ASSERT_TRUE(back.has_value());
+  expectSameRecord(*back, record);
+  EXPECT_EQ(back->envelope.mail_from.str(), "sender@example.com");
+  ASSERT_EQ(back->recipients.size(), 2U);
+  EXPECT_EQ(back->recipients[1].address.str(), "two@example.org");
+  EXPECT_EQ(back->recipients[1].status, RecipientStatus::kPending);
+  EXPECT_EQ(back->envelope.auth_user, std::optional<std::string>("alice"));
+  EXPECT_EQ(back->next_attempt, fromUnixSeconds(1700000000));
+}
+
+TEST(Spool, CommitsNullSenderAndEmptyMessage) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  auto record = makeRecord(0);
+  record.envelope.mail_from = Address::null();
+  record.envelope.auth_user.reset();
+  spool.commit(record, "");
+  EXPECT_EQ(spool.readMessage(record.id), "");
+  const auto back = spool.read(record.id);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_TRUE(back->envelope.mail_from.isNull());
+  EXPECT_FALSE(back->envelope.auth_user.has_value());
+}
+
+TEST(Spool, ReadOfMissingIdIsNullopt) {
+  test::TempDir dir;
+  const Spool spool(dir.path());
+  const auto id = QueueId::generate();
+  EXPECT_FALSE(spool.exists(id));
+  EXPECT_FALSE(spool.read(id).has_value());
+  EXPECT_THROW(spool.readMessage(id), IoError);
+}
+
+TEST(Spool, UpdateReplacesDeliveryState) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  auto record = makeRecord();
+  spool.commit(record, "body\r\n");
+
+  record.recipients[0].status = RecipientStatus::kDelivered;
+  record.recipients[0].last_reply = "250 2.0.0 ok";
+  record.recipients[0].remote = "mx.example.net";
+  record.recipients[1].status = RecipientStatus::kFailed;
+  record.recipients[1].last_reply = "550 5.1.1 no such user";
+  record.recipients[1].bounced = true;
+  record.attempts = 3;
+  record.next_attempt = fromUnixSeconds(1700003600);
+  record.last_error = "450 4.2.0 busy";
+  spool.update(record);
+
+  const auto back = spool.read(record.id);
+  ASSERT_TRUE(back.has_value());
+  expectSameRecord(*back, record);
+  EXPECT_EQ(back->recipients[0].status, RecipientStatus::kDelivered);
+  EXPECT_EQ(back->recipients[1].status, RecipientStatus::kFailed);
+  EXPECT_TRUE(back->recipients[1].bounced);
+  EXPECT_EQ(back->attempts, 3U);
+  EXPECT_EQ(back->pendingCount(), 0U);
+  EXPECT_EQ(spool.readMessage(record.id), "body\r\n");
+  EXPECT_TRUE(names(dir.path() / "tmp").empty());
+}
+
+TEST(Spool, RemoveDeletesBothFiles) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  const auto record = makeRecord();
+  spool.commit(record, "x\r\n");
+  EXPECT_TRUE(spool.remove(record.id));
+  EXPECT_FALSE(spool.exists(record.id));
+  EXPECT_FALSE(fs::exists(spool.messagePath(record.id)));
+  EXPECT_FALSE(fs::exists(spool.recordPath(record.id)));
+  EXPECT_TRUE(names(dir.path() / "queue").empty());
+  EXPECT_FALSE(spool.remove(record.id));
+}
+
+TEST(Spool, ListReturnsEveryCommittedMessageInIdOrder) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  std::vector<QueueId> ids;
+  for (int i = 0; i < 3; ++i) {
+    const auto record = makeRecord(static_cast<std::uint64_t>(i));
+    spool.commit(record, "m\r\n");
+    ids.push_back(record.id);
+  }
+  std::sort(ids.begin(), ids.end());
+  std::vector<std::string> problems;
+  const auto listed = spool.list(&problems);
+  ASSERT_EQ(listed.size(), 3U);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(listed[i].id, ids[i]);
+  }
+  EXPECT_TRUE(problems.empty());
+}
+
+TEST(Spool, ListReportsUnreadableRecords) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  const auto good = makeRecord();
+  spool.commit(good, "m\r\n");
+  const auto bad = QueueId::generate();
+  dir.write("queue/" + bad.str() + ".env", "{not json");
+  dir.write("queue/" + bad.str() + ".msg", "m\r\n");
+  std::vector<std::string> problems;
+  const auto listed = spool.list(&problems);
+  ASSERT_EQ(listed.size(), 1U);
+  EXPECT_EQ(listed[0].id, good.id);
+  ASSERT_EQ(problems.size(), 1U);
+  EXPECT_NE(problems[0].find(bad.str()), std::string::npos) << problems[0];
+  // list() is read-only: the bad record stays where it is.
+  EXPECT_TRUE(fs::exists(dir.path() / "queue" / (bad.str() + ".env")));
+  EXPECT_EQ(spool.list().size(), 1U);
+}
+
+TEST(Spool, RecoverCleansLeftoversAndKeepsCommittedMessages) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  const auto committed = makeRecord();
+  spool.commit(committed, "committed\r\n");
+
+  // A crash mid-commit: leftovers under tmp/ and a message whose record never arrived.
+  dir.write("tmp/" + QueueId::generate().str() + ".msg", "half");
+  dir.write("tmp/" + QueueId::generate().str() + ".env", "{");
+  dir.write("tmp/" + committed.id.str() + ".env.new", "{");
+  const auto uncommitted = QueueId::generate();
+  dir.write("queue/" + uncommitted.str() + ".msg", "never acknowledged");
+  // A record that cannot be read, and one whose message file is missing.
+  const auto unreadable = QueueId::generate();
+  dir.write("queue/" + unreadable.str() + ".env", "this is not json");
+  dir.write("queue/" + unreadable.str() + ".msg", "kept for inspection");
+  const auto orphan_record = makeRecord();
+  const auto& orphan = orphan_record.id;
+  dir.write("queue/" + orphan.str() + ".env", orphan_record.toJson().dump());
+
+  const auto recovered = spool.recover();
+  ASSERT_EQ(recovered.size(), 1U);
+  expectSameRecord(recovered[0], committed);
+
+  EXPECT_TRUE(names(dir.path() / "tmp").empty());
+  EXPECT_EQ(names(dir.path() / "queue"),
+            (std::vector<std::string>{committed.id.str() + ".env", committed.id.str() + ".msg"}));
+  std::vector<std::string> corrupt{unreadable.str() + ".env", unreadable.str() + ".msg",
+                                   orphan.str() + ".env"};
+  std::sort(corrupt.begin(), corrupt.end());
+  EXPECT_EQ(names(dir.path() / "corrupt"), corrupt);
+  EXPECT_EQ(readFile(dir.path() / "corrupt" / (unreadable.str() + ".msg")), "kept for inspection");
+  EXPECT_EQ(spool.readMessage(committed.id), "committed\r\n");
+
+  // A second recovery finds the same state.
+  EXPECT_EQ(spool.recover().size(), 1U);
+  EXPECT_EQ(names(dir.path() / "corrupt").size(), 3U);
+}
+
+TEST(Spool, RecoverMovesRecordWithBadFieldsToCorrupt) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  auto json = makeRecord().toJson();
+  const auto id = QueueId::parse(json["id"].get<std::string>());
+  ASSERT_TRUE(id.has_value());
+  json["recipients"][0]["status"] = "exploded";
+  dir.write("queue/" + id->str() + ".env", json.dump());
+  dir.write("queue/" + id->str() + ".msg", "m");
+  EXPECT_THROW(spool.read(*id), std::runtime_error);
+  EXPECT_TRUE(spool.recover().empty());
+  EXPECT_TRUE(names(dir.path() / "queue").empty());
+  EXPECT_EQ(names(dir.path() / "corrupt"),
+            (std::vector<std::string>{id->str() + ".env", id->str() + ".msg"}));
+}
+
+TEST(Spool, RecoverOnEmptySpool) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  EXPECT_TRUE(spool.recover().empty());
+  EXPECT_TRUE(names(dir.path() / "queue").empty());
+  EXPECT_TRUE(names(dir.path() / "corrupt").empty());
+}
+
+// tmp/ replaced by a file: the first write fails (ENOTDIR, also as root).
+TEST(Spool, CommitFailureWritingLeavesNothingBehind) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  fs::remove(dir.path() / "tmp");
+  dir.write("tmp", "not a folder");
+  const auto record = makeRecord();
+  try {
+    spool.commit(record, "body\r\n");
+    FAIL() << "commit should have failed";
+  } catch (const IoError& e) {
+    EXPECT_EQ(e.error(), ENOTDIR);
+    EXPECT_FALSE(e.diskFull());
+  }
+  EXPECT_FALSE(spool.exists(record.id));
+  EXPECT_TRUE(names(dir.path() / "queue").empty());
+  EXPECT_EQ(spool.list().size(), 0U);
+}
+
+// queue/ replaced by a file: both temporary files are written, the first rename fails, and the
+// temporary files must be cleaned up.
+TEST(Spool, CommitFailureRenamingMessageLeavesNothingBehind) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  fs::remove(dir.path() / "queue");
+  dir.write("queue", "not a folder");
+  const auto record = makeRecord();
+  try {
+    spool.commit(record, "body\r\n");
+    FAIL() << "commit should have failed";
+  } catch (const IoError& e) {
+    EXPECT_EQ(e.error(), ENOTDIR);
+  }
+  EXPECT_TRUE(names(dir.path() / "tmp").empty());
+  EXPECT_EQ(readFile(dir.path() / "queue"), "not a folder");
+}
+
+// A folder squatting on queue/ID.env: the message is renamed into queue/, then the commit
+// rename fails (EISDIR); both the temporary record and the renamed message must go.
+TEST(Spool, CommitFailureRenamingRecordLeavesNothingBehind) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  const auto record = makeRecord();
+  fs::create_directory(spool.recordPath(record.id));
+  EXPECT_THROW(spool.commit(record, "body\r\n"), IoError);
+  EXPECT_TRUE(names(dir.path() / "tmp").empty());
+  EXPECT_FALSE(fs::exists(spool.messagePath(record.id)));
+  EXPECT_EQ(names(dir.path() / "queue"), (std::vector<std::string>{record.id.str() + ".env"}));
+  EXPECT_TRUE(fs::is_directory(spool.recordPath(record.id)));
+}
+
+}  // namespace
+}  // namespace relayguard::queue
