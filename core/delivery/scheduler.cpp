@@ -11,7 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/delivery/dsn.hpp"
-#include "core/server/blocking.hpp"
+#include "core/util/blocking.hpp"
 
 namespace relayguard::delivery {
 namespace {

@@ -3,7 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "core/server/blocking.hpp"
+#include "core/util/blocking.hpp"
 #include "core/util/durable_file.hpp"
 #include "core/util/strings.hpp"
 
