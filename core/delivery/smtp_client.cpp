@@ -591,6 +591,19 @@ class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
   bool closed_ = false;
 };
 
+// The reply the caller sees for a server's answer where 2xx, 4xx or 5xx was due. A 3xx there is
+// a protocol error and becomes a transient `code` (421 for the session, 451 for a recipient): it
+// must never read as success.
+smtp::Reply outcomeReply(const ServerReply& reply, int code, std::string_view stage,
+                         const std::string& remote) {
+  if (reply.code / 100 != 3) {
+    return reply.toReply();
+  }
+  return smtp::Reply{
+      code, "4.5.0",
+      fmt::format("{} answered {} with {}", remote, stage, reply.toReply().oneLine())};
+}
+
 // The 421 reply for a connection that broke or timed out during `stage`.
 smtp::Reply brokenReply(const Connection& connection, std::string_view stage) {
   return smtp::Reply{421, "4.4.2",
@@ -712,7 +725,7 @@ asio::awaitable<std::unique_ptr<Connection>> SmtpClient::Impl::open(const net::E
     }
   }
   if (hello->code / 100 != 2) {
-    result.session_error = hello->toReply();
+    result.session_error = outcomeReply(*hello, 421, "EHLO/HELO", result.remote);
     co_await connection->quit(settings.command_timeout);
     co_return nullptr;
   }
@@ -798,7 +811,7 @@ asio::awaitable<bool> SmtpClient::Impl::transact(Connection& connection,
         co_return false;
       }
       if (reply->code / 100 != 2) {
-        result.session_error = reply->toReply();
+        result.session_error = outcomeReply(*reply, 421, "MAIL FROM", result.remote);
         co_return false;
       }
     }
@@ -813,7 +826,7 @@ asio::awaitable<bool> SmtpClient::Impl::transact(Connection& connection,
         result.session_error = reply->toReply();
         co_return false;
       }
-      replies[i] = reply->toReply();
+      replies[i] = outcomeReply(*reply, 451, "RCPT TO", result.remote);
       accepted[i] = reply->code / 100 == 2;
     }
   }
@@ -854,7 +867,7 @@ asio::awaitable<bool> SmtpClient::Impl::transact(Connection& connection,
     result.session_error = brokenReply(connection, "the end of DATA");
     co_return false;
   }
-  const smtp::Reply outcome = final_reply->toReply();
+  const smtp::Reply outcome = outcomeReply(*final_reply, 451, "the end of DATA", result.remote);
   for (std::size_t i = 0; i < recipients.size(); ++i) {
     if (accepted[i]) {
       replies[i] = outcome;
