@@ -1,0 +1,224 @@
+// delivery_test: what happens to accepted mail on its way out of the real relay: the queue
+// survives kill -9, temporary failures are retried, permanent failures bounce to the sender
+// (and never to the null sender).
+#include <atomic>
+#include <map>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "tests/integration/relay_harness.hpp"
+#include "tests/support/scripted_smtp_server.hpp"
+
+namespace relayguard::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class DeliveryTest : public IntegrationTest {};
+
+std::size_t countOf(const std::string& haystack, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto pos = haystack.find(needle); pos != std::string::npos;
+       pos = haystack.find(needle, pos + needle.size())) {
+    ++n;
+  }
+  return n;
+}
+
+TEST_F(DeliveryTest, QueueSurvivesKill9AndIsDeliveredAfterRestart) {
+  // The smart host's port has nothing listening until the sink starts at the end.
+  const std::uint16_t smart_port = freeLoopbackPort();
+  RelayOptions o;
+  o.smart_hosts = {"127.0.0.1:" + std::to_string(smart_port)};
+  Relay& relay = startRelay(o);
+
+  constexpr int kMessages = 5;
+  std::map<std::string, std::string> subject_of;  // queue id -> subject
+  std::map<std::string, std::string> rcpt_of;     // queue id -> recipient
+  for (int i = 0; i < kMessages; ++i) {
+    const std::string subject = "durable #" + std::to_string(i);
+    const std::string rcpt = "rcpt" + std::to_string(i) + "@ext.test";
+    const SmtpTransaction t =
+        relay.send("durable@app.test", {rcpt},
+                   makeMessage("durable@app.test", rcpt, subject, "message " + subject + "\r\n"));
+    ASSERT_EQ(t.final.code, 250) << t.final;
+    ASSERT_FALSE(t.queueId().empty());
+    subject_of[t.queueId()] = subject;
+    rcpt_of[t.queueId()] = rcpt;
+  }
+  ASSERT_EQ(subject_of.size(), static_cast<std::size_t>(kMessages)) << "queue ids are not unique";
+
+  // While the smart host is down every message is listed with its recipient.
+  const nlohmann::json listed = relay.queueList();
+  ASSERT_EQ(listed.size(), static_cast<std::size_t>(kMessages)) << listed.dump(2);
+  for (const auto& m : listed) {
+    const std::string id = m.at("id").get<std::string>();
+    ASSERT_EQ(rcpt_of.count(id), 1U) << "unknown id in queue list: " << id;
+    EXPECT_EQ(m.at("mail_from").get<std::string>(), "durable@app.test");
+    EXPECT_EQ(m.at("rcpt_to"), nlohmann::json::array({rcpt_of[id]})) << m.dump();
+    EXPECT_GE(m.at("attempts").get<int>(), 0);
+  }
+  // Let at least one delivery attempt fail so that the spool records are updated, not fresh.
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        for (const auto& m : relay.queueList()) {
+          if (m.at("attempts").get<int>() < 1) {
+            return false;
+          }
+        }
+        return true;
+      },
+      10s))
+      << relay.queueList().dump(2);
+
+  relay.kill9();
+  ASSERT_EQ(relay.process().exitStatus(), 128 + SIGKILL);
+  relay.start();
+  EXPECT_EQ(relay.queueList().size(), static_cast<std::size_t>(kMessages))
+      << "messages were lost by kill -9";
+
+  Sink& sink = startSink(smart_port);
+  const CommandResult flush = relay.cli({"queue", "flush"});
+  EXPECT_EQ(flush.exit_status, 0) << flush.err;
+  ASSERT_TRUE(sink.waitForMessages(kMessages, 10s))
+      << "only " << sink.messages().size() << " of " << kMessages << " arrived";
+  std::this_thread::sleep_for(300ms);
+  const auto files = sink.messages();
+  EXPECT_EQ(files.size(), static_cast<std::size_t>(kMessages)) << "duplicates delivered";
+  std::multiset<std::string> seen;
+  for (const auto& f : files) {
+    for (const auto& [id, subject] : subject_of) {
+      if (f.find("Subject: " + subject + "\r\n") != std::string::npos) {
+        seen.insert(subject);
+        EXPECT_NE(f.find("X-Envelope-To: <" + rcpt_of[id] + ">\r\n"), std::string::npos) << f;
+        EXPECT_NE(f.find(" id " + id), std::string::npos) << "Received: lacks id " << id;
+      }
+    }
+  }
+  for (const auto& [id, subject] : subject_of) {
+    EXPECT_EQ(seen.count(subject), 1U) << subject;
+  }
+  EXPECT_TRUE(relay.waitForQueueSize(0, 5s)) << relay.queueList().dump(2);
+}
+
+TEST_F(DeliveryTest, TemporaryRecipientFailureIsRetried) {
+  auto rcpt_calls = std::make_shared<std::atomic<int>>(0);
+  ScriptedSmtpPolicy policy;
+  policy.rcpt_reply = [rcpt_calls](const std::string&) -> std::string {
+    return ++*rcpt_calls == 1 ? "451 4.3.0 try again later" : "";
+  };
+  ScriptedSmtpServer smart_host(policy);
+  RelayOptions o;
+  o.smart_hosts = {smart_host.address()};
+  Relay& relay = startRelay(o);
+
+  const SmtpTransaction t =
+      relay.send("retry@app.test", {"later@ext.test"},
+                 makeMessage("retry@app.test", "later@ext.test", "retry rcpt", "again\r\n"));
+  ASSERT_EQ(t.final.code, 250) << t.final;
+  ASSERT_TRUE(smart_host.waitForMessages(1, 10s)) << "not delivered on a later attempt";
+  const auto txns = smart_host.transactions();
+  ASSERT_EQ(txns.size(), 1U);
+  EXPECT_EQ(txns[0].rcpt_to, std::vector<std::string>{"later@ext.test"});
+  EXPECT_NE(txns[0].data.find("Subject: retry rcpt\r\n"), std::string::npos);
+  EXPECT_GE(rcpt_calls->load(), 2);
+  EXPECT_TRUE(relay.waitForQueueSize(0, 5s)) << relay.queueList().dump(2);
+  EXPECT_EQ(relay.queueList(), nlohmann::json::array());
+}
+
+TEST_F(DeliveryTest, TemporaryDataFailureIsRetried) {
+  auto data_calls = std::make_shared<std::atomic<int>>(0);
+  ScriptedSmtpPolicy policy;
+  policy.end_of_data_reply = [data_calls](const ScriptedTransaction&) -> std::string {
+    return ++*data_calls == 1 ? "451 4.3.0 queue full, try later" : "";
+  };
+  ScriptedSmtpServer smart_host(policy);
+  RelayOptions o;
+  o.smart_hosts = {smart_host.address()};
+  Relay& relay = startRelay(o);
+
+  const SmtpTransaction t =
+      relay.send("retry@app.test", {"later@ext.test"},
+                 makeMessage("retry@app.test", "later@ext.test", "retry data", "again\r\n"));
+  ASSERT_EQ(t.final.code, 250) << t.final;
+  ASSERT_TRUE(smart_host.waitForMessages(2, 10s)) << "no second attempt";
+  ASSERT_TRUE(relay.waitForQueueSize(0, 5s)) << relay.queueList().dump(2);
+  const auto txns = smart_host.transactions();
+  ASSERT_EQ(txns.size(), 2U);
+  EXPECT_TRUE(txns[0].final_reply.starts_with("451")) << txns[0].final_reply;
+  EXPECT_TRUE(txns[1].final_reply.starts_with("250")) << txns[1].final_reply;
+  EXPECT_EQ(txns[1].data, txns[0].data) << "the retried message differs from the first attempt";
+}
+
+TEST_F(DeliveryTest, PermanentFailureBouncesToSender) {
+  ScriptedSmtpPolicy policy;
+  policy.rcpt_replies["bad@ext.test"] = "550 5.1.1 <bad@ext.test>: no such user";
+  ScriptedSmtpServer smart_host(policy);
+  RelayOptions o;
+  o.smart_hosts = {smart_host.address()};
+  Relay& relay = startRelay(o);
+
+  const SmtpTransaction t = relay.send(
+      "sender@app.test", {"good@ext.test", "bad@ext.test"},
+      makeMessage("sender@app.test", "good@ext.test", "partly bad", "to two people\r\n"));
+  ASSERT_EQ(t.final.code, 250) << t.final;
+
+  ASSERT_TRUE(smart_host.waitForMessages(2, 10s)) << "expected the message and a bounce";
+  ASSERT_TRUE(relay.waitForQueueSize(0, 5s)) << relay.queueList().dump(2);
+  std::this_thread::sleep_for(500ms);
+  const auto txns = smart_host.transactions();
+  ASSERT_EQ(txns.size(), 2U);
+
+  int to_good = 0;
+  const ScriptedTransaction* bounce = nullptr;
+  for (const auto& tx : txns) {
+    if (tx.mail_from == "sender@app.test") {
+      EXPECT_EQ(tx.rcpt_to, std::vector<std::string>{"good@ext.test"});
+      EXPECT_EQ(tx.rcpt_refused, std::vector<std::string>{"bad@ext.test"});
+      ++to_good;
+    } else if (tx.mail_from.empty()) {
+      bounce = &tx;
+    }
+  }
+  EXPECT_EQ(to_good, 1) << "the good recipient must get the message exactly once";
+  ASSERT_NE(bounce, nullptr) << "no bounce with MAIL FROM:<>";
+  EXPECT_EQ(bounce->rcpt_to, std::vector<std::string>{"sender@app.test"});
+  const std::string& dsn = bounce->data;
+  EXPECT_NE(dsn.find("Content-Type: multipart/report; report-type=delivery-status"),
+            std::string::npos)
+      << dsn;
+  EXPECT_NE(dsn.find("Final-Recipient: rfc822; bad@ext.test\r\n"), std::string::npos) << dsn;
+  EXPECT_NE(dsn.find("Action: failed\r\n"), std::string::npos) << dsn;
+  EXPECT_NE(dsn.find("Status: 5.1.1\r\n"), std::string::npos) << dsn;
+  EXPECT_EQ(dsn.find("Final-Recipient: rfc822; good@ext.test"), std::string::npos) << dsn;
+  EXPECT_EQ(countOf(dsn, "Final-Recipient:"), 1U) << dsn;
+  EXPECT_EQ(countOf(dsn, "Action: failed"), 1U) << dsn;
+}
+
+TEST_F(DeliveryTest, NoBounceForNullSender) {
+  ScriptedSmtpPolicy policy;
+  policy.rcpt_replies["bad@ext.test"] = "550 5.1.1 <bad@ext.test>: no such user";
+  ScriptedSmtpServer smart_host(policy);
+  RelayOptions o;
+  o.smart_hosts = {smart_host.address()};
+  Relay& relay = startRelay(o);
+
+  const SmtpTransaction t = relay.send(
+      "", {"bad@ext.test"},
+      makeMessage("mailer-daemon@app.test", "bad@ext.test", "a bounce that bounces", "oops\r\n"));
+  ASSERT_EQ(t.final.code, 250) << t.final;
+  ASSERT_TRUE(smart_host.waitForCommands("RCPT", 1, 10s)) << "no delivery attempt";
+  // Done with the message: removed from the queue, and nothing new (a bounce) queued instead.
+  ASSERT_TRUE(relay.waitForQueueSize(0, 5s)) << relay.queueList().dump(2);
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(relay.queueList(), nlohmann::json::array());
+  EXPECT_TRUE(smart_host.transactions().empty()) << "something was delivered";
+  EXPECT_EQ(smart_host.commandCount("MAIL"), 1U) << "a second transaction was attempted";
+  EXPECT_EQ(smart_host.commandCount("RCPT"), 1U);
+}
+
+}  // namespace
+}  // namespace relayguard::test
