@@ -1,0 +1,48 @@
+// message_acceptor_test: the Received: header the relay adds and the hop counter that stops
+// mail loops.
+#include "core/server/message_acceptor.hpp"
+
+#include <gtest/gtest.h>
+
+namespace relayguard {
+namespace {
+
+Envelope envelope(const char* ip, std::size_t rcpts) {
+  Envelope env;
+  env.helo = "client.example.test";
+  env.client_ip = ip;
+  env.mail_from = *Address::parseMailbox("a@example.test");
+  for (std::size_t i = 0; i < rcpts; ++i) {
+    env.rcpt_to.push_back(*Address::parseMailbox("r" + std::to_string(i) + "@example.test"));
+  }
+  env.received = fromUnixSeconds(1'700'000'000);
+  return env;
+}
+
+TEST(ReceivedHeader, NamesClientHostAndQueueId) {
+  const auto h = receivedHeader(envelope("192.0.2.7", 1), "relay.example.test", "ABCDEFGH12345678");
+  EXPECT_EQ(h,
+            "Received: from client.example.test ([192.0.2.7])\r\n"
+            "\tby relay.example.test (relayguard) with ESMTP id ABCDEFGH12345678\r\n"
+            "\tfor <r0@example.test>; Tue, 14 Nov 2023 22:13:20 +0000\r\n");
+}
+
+TEST(ReceivedHeader, OmitsForWithSeveralRecipientsAndMarksIpv6AndAuth) {
+  auto env = envelope("2001:db8::1", 2);
+  env.auth_user = "app";
+  env.tls = true;
+  const auto h = receivedHeader(env, "relay.example.test", "ABCDEFGH12345678");
+  EXPECT_NE(h.find("([IPv6:2001:db8::1])"), std::string::npos);
+  EXPECT_NE(h.find("with ESMTPSA id"), std::string::npos);
+  EXPECT_EQ(h.find("for <"), std::string::npos);
+}
+
+TEST(CountReceived, CountsOnlyHeaderFields) {
+  EXPECT_EQ(countReceived("Received: a\r\nreceived: b\r\nSubject: x\r\n\r\nReceived: body\r\n"),
+            2U);
+  EXPECT_EQ(countReceived("Subject: x\r\n\r\n"), 0U);
+  EXPECT_EQ(countReceived(""), 0U);
+}
+
+}  // namespace
+}  // namespace relayguard
