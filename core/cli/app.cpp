@@ -1,8 +1,8 @@
 // app: command-line parsing and dispatch for build/relayguard (see commands.hpp).
+#include <iostream>
+
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
-
-#include <iostream>
 
 #include "core/cli/commands.hpp"
 
@@ -35,6 +35,7 @@ int runApp(int argc, char** argv) {
   addCheckCommand(app, global, run);
   addQueueCommand(app, global, run);
   addSinkCommand(app, global, run);
+  addRulesCommand(app, global, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,10 +1,12 @@
-// check_command: `relayguard check` validates the config file and the rules directory without
-// starting anything; every problem is one "file:line:col: message" line and exit status 1.
+// check_command: `relayguard check` validates the config file and the whole rules directory
+// (pipeline, every rule, every list) without starting anything; every problem is one
+// "file:line:col: message" line and exit status 1. Warnings (rules for a stage the pipeline does
+// not run) are printed but do not fail the check.
 #include <iostream>
 
 #include "core/cli/commands.hpp"
 #include "core/config/config.hpp"
-#include "core/config/toml_reader.hpp"
+#include "filters/pipeline.hpp"
 
 namespace relayguard::cli {
 
@@ -14,25 +16,13 @@ void addCheckCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
     run = [&global] {
       try {
         const Config config = Config::load(global.config);
-        std::error_code ec;
-        if (!std::filesystem::is_directory(config.rules_dir, ec)) {
-          throw ConfigError(SourcePosition{config.rules_dir},
-                            "the rules directory does not exist");
-        }
-        const auto pipeline = config.rules_dir / "pipeline.toml";
-        if (std::filesystem::exists(pipeline, ec)) {
-          const auto table = parseTomlFile(pipeline);
-          TomlReader reader(table, pipeline);
-          for (const toml::table* stage : reader.tableArray("stage")) {
-            TomlReader s(*stage, pipeline);
-            const auto type = s.requiredString("type");
-            throw ConfigError(s.keyPosition("type"),
-                              "unknown stage type '" + type + "' (this build has no stages)");
-          }
-          reader.finish();
+        const auto pipeline = filters::Pipeline::load(config.rules_dir);
+        for (const auto& w : pipeline->warnings()) {
+          std::cerr << "warning: " << w << "\n";
         }
         std::cout << "ok: " << global.config << " and " << config.rules_dir.string()
-                  << " are valid\n";
+                  << " are valid (" << pipeline->stageNames().size() << " stage(s), "
+                  << pipeline->rules().rules().size() << " rule(s))\n";
         return 0;
       } catch (const ConfigError& e) {
         return fail(e.what());

@@ -3,9 +3,10 @@
 // chosen. Exit status: 0 success, 1 failure, 2 usage error (CONTRACT.md).
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
+
+#include <CLI/CLI.hpp>
 
 namespace relayguard::cli {
 
@@ -20,6 +21,7 @@ void addServeCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addCheckCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addQueueCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addSinkCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
+void addRulesCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 
 // Sets up the stderr logger (UTC timestamps, one line per event).
 void setUpLogging(const std::string& level);

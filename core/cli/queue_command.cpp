@@ -3,6 +3,7 @@
 // control socket so they never race a delivery, and edit the spool directly only when no relay
 // is running.
 #include <iostream>
+
 #include <nlohmann/json.hpp>
 
 #include "core/cli/commands.hpp"

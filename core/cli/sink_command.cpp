@@ -2,16 +2,17 @@
 // for demos and trials. It accepts every message and stores each as one file DIR/<id>.eml,
 // written durably, with Return-Path: and X-Envelope-To: lines prepended. It is an open
 // receiver by design: bind it to loopback only.
+#include <thread>
+
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/thread_pool.hpp>
 #include <spdlog/spdlog.h>
-#include <thread>
 
 #include "core/cli/commands.hpp"
 #include "core/queue/queue_id.hpp"
-#include "core/util/blocking.hpp"
 #include "core/smtp/listener.hpp"
+#include "core/util/blocking.hpp"
 #include "core/util/durable_file.hpp"
 
 namespace relayguard::cli {

@@ -1,9 +1,9 @@
 // config: loading and validating relayguard.toml (see config.hpp).
 #include "core/config/config.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
+
+#include <unistd.h>
 
 #include "core/config/toml_reader.hpp"
 #include "core/message/address.hpp"
@@ -35,8 +35,8 @@ net::Endpoint endpointAt(const TomlReader& r, const SourcePosition& where, const
                          std::string_view key) {
   auto ep = net::Endpoint::parse(text);
   if (!ep) {
-    throw ConfigError(where, std::string(key) + ": '" + text +
-                                 "' is not an address:port (IPv6 as [addr]:port)");
+    throw ConfigError(
+        where, std::string(key) + ": '" + text + "' is not an address:port (IPv6 as [addr]:port)");
   }
   (void)r;
   return *ep;
@@ -97,8 +97,8 @@ void loadLimits(Config& cfg, TomlReader& top) {
   }
   l.max_recipients = sizeKey(r, "max_recipients", l.max_recipients, 1, 100000);
   l.max_connections = sizeKey(r, "max_connections", l.max_connections, 1, 1000000);
-  l.max_connections_per_ip = sizeKey(r, "max_connections_per_ip", l.max_connections_per_ip, 1,
-                                     1000000);
+  l.max_connections_per_ip =
+      sizeKey(r, "max_connections_per_ip", l.max_connections_per_ip, 1, 1000000);
   l.max_command_line = sizeKey(r, "max_command_line", l.max_command_line, 512, 65536);
   l.max_text_line = sizeKey(r, "max_text_line", l.max_text_line, 1000, 1048576);
   l.max_errors = sizeKey(r, "max_errors", l.max_errors, 1, 1000);
@@ -123,7 +123,7 @@ void loadRoutes(Config& cfg, TomlReader& top, const std::filesystem::path& base)
     }
     for (std::size_t i = 0; i < domains->size(); ++i) {
       std::string d = toLower((*domains)[i]);
-      const std::string_view bare = d.starts_with("*.") ? std::string_view(d).substr(2)
+      const std::string_view bare = d.starts_with("*.")  ? std::string_view(d).substr(2)
                                     : d.starts_with(".") ? std::string_view(d).substr(1)
                                                          : std::string_view(d);
       if (d != "*" && !isValidDomain(bare, true)) {
@@ -138,8 +138,8 @@ void loadRoutes(Config& cfg, TomlReader& top, const std::filesystem::path& base)
           endpointAt(r, r.elementPosition("smart_hosts", i), hosts[i], "smart_hosts"));
     }
     const auto tls = r.choice("tls", {"none", "starttls", "starttls-required", "tls"});
-    route.tls = !tls || *tls == "none"   ? RouteTls::kNone
-                : *tls == "starttls"     ? RouteTls::kStartTls
+    route.tls = !tls || *tls == "none"        ? RouteTls::kNone
+                : *tls == "starttls"          ? RouteTls::kStartTls
                 : *tls == "starttls-required" ? RouteTls::kStartTlsRequired
                                               : RouteTls::kTls;
     route.username = r.string("username").value_or("");
@@ -238,8 +238,7 @@ bool RouteConfig::matches(std::string_view domain_lower) const {
     } else if (d.starts_with(".")) {
       suffix = d;
     }
-    if (!suffix.empty() && domain_lower.size() > suffix.size() &&
-        domain_lower.ends_with(suffix)) {
+    if (!suffix.empty() && domain_lower.size() > suffix.size() && domain_lower.ends_with(suffix)) {
       return true;
     }
   }

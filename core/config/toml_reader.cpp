@@ -25,7 +25,9 @@ SourcePosition TomlReader::at(const toml::node& node) const {
   return SourcePosition{file_, src.begin.line, src.begin.column};
 }
 
-bool TomlReader::has(std::string_view key) const { return table_.contains(key); }
+bool TomlReader::has(std::string_view key) const {
+  return table_.contains(key);
+}
 
 const toml::node* TomlReader::node(std::string_view key) {
   seen_.insert(std::string(key));

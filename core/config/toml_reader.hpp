@@ -5,8 +5,6 @@
 // than a silently ignored setting. Shared by the main config and the rules directory.
 #pragma once
 
-#include <toml++/toml.h>
-
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -14,6 +12,8 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include <toml++/toml.h>
 
 #include "core/config/config_error.hpp"
 

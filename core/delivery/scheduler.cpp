@@ -1,13 +1,14 @@
 // scheduler: delivery scheduling, outcomes, retries and bounces (see scheduler.hpp).
 #include "core/delivery/scheduler.hpp"
 
+#include <limits>
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
-#include <limits>
 #include <spdlog/spdlog.h>
 
 #include "core/delivery/dsn.hpp"
@@ -44,8 +45,13 @@ std::string recipientList(const queue::QueuedMessage& m, const std::vector<std::
 
 Scheduler::Scheduler(asio::io_context& io, const Config& config, queue::Spool& spool,
                      asio::thread_pool& blocking)
-    : io_(io), config_(config), spool_(spool), blocking_(blocking), strand_(asio::make_strand(io)),
-      client_(std::make_unique<SmtpClient>(strand_, clientSettings(config))), wake_(strand_) {}
+    : io_(io),
+      config_(config),
+      spool_(spool),
+      blocking_(blocking),
+      strand_(asio::make_strand(io)),
+      client_(std::make_unique<SmtpClient>(strand_, clientSettings(config))),
+      wake_(strand_) {}
 
 Scheduler::~Scheduler() = default;
 
@@ -168,9 +174,8 @@ asio::awaitable<void> Scheduler::loop() {
     const auto now = std::chrono::system_clock::now();
     spdlog::debug("scheduler pass: {} due, {} in flight", due_.size(), in_flight_);
     std::size_t scanned = 0;
-    for (auto it = due_.begin();
-         it != due_.end() && it->first <= now && in_flight_ < config_.delivery.concurrency &&
-         scanned < kMaxScan;) {
+    for (auto it = due_.begin(); it != due_.end() && it->first <= now &&
+                                 in_flight_ < config_.delivery.concurrency && scanned < kMaxScan;) {
       const auto entry = entries_.find(it->second);
       if (entry == entries_.end() || entry->second.in_flight) {
         it = due_.erase(it);

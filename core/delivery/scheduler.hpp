@@ -11,16 +11,17 @@
 // interleave. File work (reading the message, fsyncing state) runs on the blocking pool.
 #pragma once
 
-#include <asio/awaitable.hpp>
-#include <asio/io_context.hpp>
-#include <asio/strand.hpp>
-#include <asio/system_timer.hpp>
-#include <asio/thread_pool.hpp>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <set>
 #include <vector>
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/strand.hpp>
+#include <asio/system_timer.hpp>
+#include <asio/thread_pool.hpp>
 
 #include "core/config/config.hpp"
 #include "core/delivery/smtp_client.hpp"
@@ -68,7 +69,8 @@ class Scheduler {
   bool hasCapacity(const std::set<std::size_t>& routes) const;
   asio::awaitable<void> deliver(queue::QueueId id, std::set<std::size_t> routes);
   asio::awaitable<void> deliverGroup(queue::QueuedMessage& message, const std::string& data,
-                                     const RouteConfig& route, const std::vector<std::size_t>& rcpts);
+                                     const RouteConfig& route,
+                                     const std::vector<std::size_t>& rcpts);
   asio::awaitable<void> bounce(queue::QueuedMessage& message, const std::string& data);
   asio::awaitable<void> persist(const queue::QueuedMessage& message, bool done);
 

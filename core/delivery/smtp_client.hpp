@@ -8,13 +8,14 @@
 // Thread-safe: deliver() may run concurrently from any number of coroutines.
 #pragma once
 
-#include <asio/any_io_executor.hpp>
-#include <asio/awaitable.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
 
 #include "core/message/address.hpp"
 #include "core/net/endpoint.hpp"

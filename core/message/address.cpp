@@ -16,8 +16,24 @@ bool isAtext(unsigned char c) {
     return true;
   }
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '/': case '=': case '?': case '^': case '_': case '`': case '{': case '|': case '}':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '/':
+    case '=':
+    case '?':
+    case '^':
+    case '_':
+    case '`':
+    case '{':
+    case '|':
+    case '}':
     case '~':
       return true;
     default:
@@ -161,8 +177,8 @@ bool isValidDomain(std::string_view domain, bool allow_utf8) {
     }
     for (char ch : label) {
       const auto c = static_cast<unsigned char>(ch);
-      const bool ldh = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                       (c >= '0' && c <= '9') || c == '-';
+      const bool ldh =
+          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
       if (!ldh && !(allow_utf8 && c >= 0x80)) {
         return false;
       }
@@ -242,8 +258,8 @@ std::optional<Address> Address::parseMailbox(std::string_view text, bool allow_u
   if (!local_ok) {
     return std::nullopt;
   }
-  const bool domain_ok = domain.front() == '[' ? validAddressLiteral(domain)
-                                               : isValidDomain(domain, allow_utf8);
+  const bool domain_ok =
+      domain.front() == '[' ? validAddressLiteral(domain) : isValidDomain(domain, allow_utf8);
   if (!domain_ok) {
     return std::nullopt;
   }
@@ -253,7 +269,9 @@ std::optional<Address> Address::parseMailbox(std::string_view text, bool allow_u
   return Address(std::string(local), std::string(domain));
 }
 
-std::string Address::domainLower() const { return toLower(domain_); }
+std::string Address::domainLower() const {
+  return toLower(domain_);
+}
 
 std::string Address::str() const {
   if (isNull()) {

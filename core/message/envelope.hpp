@@ -18,7 +18,7 @@ struct Envelope {
   std::string client_ip;
   std::string helo;
   std::optional<std::string> auth_user;  // set after SMTP AUTH
-  bool esmtp = true;  // EHLO rather than HELO (for Received: "with ESMTP")
+  bool esmtp = true;                     // EHLO rather than HELO (for Received: "with ESMTP")
   bool tls = false;
   bool smtputf8 = false;
   bool body_8bit = false;  // BODY=8BITMIME

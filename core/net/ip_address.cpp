@@ -2,10 +2,10 @@
 // accept only the strict textual forms.
 #include "core/net/ip_address.hpp"
 
-#include <arpa/inet.h>
-
 #include <charconv>
 #include <cstring>
+
+#include <arpa/inet.h>
 
 namespace relayguard::net {
 

@@ -1,11 +1,11 @@
 // queue_id: generation and validation of queue ids (see queue_id.hpp).
 #include "core/queue/queue_id.hpp"
 
-#include <openssl/rand.h>
-
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
+
+#include <openssl/rand.h>
 
 namespace relayguard::queue {
 namespace {

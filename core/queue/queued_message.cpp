@@ -1,8 +1,9 @@
 // queued_message: JSON form of the delivery state (see queued_message.hpp).
 #include "core/queue/queued_message.hpp"
 
-#include <nlohmann/json.hpp>
 #include <stdexcept>
+
+#include <nlohmann/json.hpp>
 
 namespace relayguard::queue {
 namespace {

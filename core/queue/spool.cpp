@@ -1,13 +1,13 @@
 // spool: durable commit, update and recovery of queued messages (see spool.hpp).
 #include "core/queue/spool.hpp"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+
 #include <nlohmann/json.hpp>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/util/durable_file.hpp"
 
@@ -36,7 +36,9 @@ std::vector<std::string> idsWithSuffix(const std::filesystem::path& dir, std::st
 }  // namespace
 
 Spool::Spool(std::filesystem::path root)
-    : root_(std::move(root)), tmp_(root_ / "tmp"), queue_(root_ / "queue"),
+    : root_(std::move(root)),
+      tmp_(root_ / "tmp"),
+      queue_(root_ / "queue"),
       corrupt_(root_ / "corrupt") {
   makeDir(root_);
   makeDir(tmp_);
@@ -55,7 +57,8 @@ std::filesystem::path Spool::recordPath(const QueueId& id) const {
 void Spool::commit(const QueuedMessage& record, std::string_view message) {
   const std::string json = record.toJson().dump();
   // ID.env last: its rename is the commit point (recover() drops an ID.msg without one).
-  commitFiles(tmp_, queue_, {{record.id.str() + ".msg", message}, {record.id.str() + ".env", json}});
+  commitFiles(tmp_, queue_,
+              {{record.id.str() + ".msg", message}, {record.id.str() + ".env", json}});
 }
 
 void Spool::update(const QueuedMessage& record) {
@@ -74,7 +77,9 @@ bool Spool::exists(const QueueId& id) const {
   return std::filesystem::exists(recordPath(id), ec);
 }
 
-std::string Spool::readMessage(const QueueId& id) const { return readFile(messagePath(id)); }
+std::string Spool::readMessage(const QueueId& id) const {
+  return readFile(messagePath(id));
+}
 
 std::optional<QueuedMessage> Spool::read(const QueueId& id) const {
   std::string text;

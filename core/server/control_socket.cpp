@@ -1,8 +1,6 @@
 // control_socket: the relay's local command channel (see control_socket.hpp).
 #include "core/server/control_socket.hpp"
 
-#include <sys/stat.h>
-
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -11,6 +9,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 namespace relayguard {
 namespace {

@@ -6,13 +6,14 @@
 //   ping             -> "ok\n"
 #pragma once
 
-#include <asio/awaitable.hpp>
-#include <asio/io_context.hpp>
-#include <asio/local/stream_protocol.hpp>
 #include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/local/stream_protocol.hpp>
 
 namespace relayguard {
 

@@ -3,15 +3,32 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/audit/verdict_record.hpp"
+#include "core/message/header_scan.hpp"
 #include "core/util/blocking.hpp"
 #include "core/util/durable_file.hpp"
-#include "core/util/strings.hpp"
 
 namespace relayguard {
 namespace {
 
 // Postfix's hopcount_limit: a message that has passed this many relays is looping.
 constexpr std::size_t kMaxHops = 50;
+
+smtp::Reply storageFailure(const IoError& e, const Envelope& envelope) {
+  spdlog::error("cannot store message from client={}: {}", envelope.client_ip, e.what());
+  if (e.diskFull()) {
+    return smtp::Reply{452, "4.3.1", "Insufficient system storage, try again later"};
+  }
+  return smtp::Reply{451, "4.3.0", "Local error in processing, try again later"};
+}
+
+std::string decidedBy(const filters::Verdict& verdict) {
+  const filters::Finding* f = verdict.decisive();
+  if (f == nullptr) {
+    return "policy";
+  }
+  return f->rule.empty() ? f->stage : f->rule;
+}
 
 }  // namespace
 
@@ -34,30 +51,15 @@ std::string receivedHeader(const Envelope& env, const std::string& hostname,
   return h;
 }
 
-std::size_t countReceived(std::string_view message) {
-  std::size_t n = 0;
-  std::size_t pos = 0;
-  while (pos < message.size()) {
-    const auto eol = message.find("\r\n", pos);
-    const auto line = message.substr(pos, eol == std::string_view::npos ? std::string_view::npos
-                                                                       : eol - pos);
-    if (line.empty()) {
-      break;  // end of the header section
-    }
-    if (istartsWith(line, "Received:")) {
-      ++n;
-    }
-    if (eol == std::string_view::npos) {
-      break;
-    }
-    pos = eol + 2;
-  }
-  return n;
-}
-
 MessageAcceptor::MessageAcceptor(const Config& config, queue::Spool& spool,
+                                 QuarantineStore& quarantine, const PipelineSlot& pipeline,
                                  asio::thread_pool& blocking, QueuedCallback on_queued)
-    : config_(config), spool_(spool), blocking_(blocking), on_queued_(std::move(on_queued)) {}
+    : config_(config),
+      spool_(spool),
+      quarantine_(quarantine),
+      pipeline_(pipeline),
+      blocking_(blocking),
+      on_queued_(std::move(on_queued)) {}
 
 asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& envelope,
                                                             const std::string& message) {
@@ -66,18 +68,53 @@ asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& enve
                  envelope.mail_from.bracketed());
     co_return smtp::Reply{554, "5.4.6", "Too many hops (mail loop?)"};
   }
-  auto id = queue::QueueId::generate();
+  const auto id = queue::QueueId::generate();
+  // The generation of rules this message runs on, even if a reload happens meanwhile.
+  const std::shared_ptr<const filters::Pipeline> pipeline = pipeline_.load();
+  const MessageView view(envelope, message);
+  filters::StageContext ctx{blocking_};
+  const filters::Verdict verdict = co_await pipeline->run(view, ctx);
+  const auto record = verdictRecord(envelope, id.str(), firstHeaderValue(message, "Message-ID"),
+                                    verdict, std::chrono::system_clock::now());
+  spdlog::info("verdict {}", record.dump());
+
+  const std::string rule = decidedBy(verdict);
+  switch (verdict.action) {
+    case filters::Action::kReject:
+      co_return smtp::Reply{550, "5.7.1", "Message rejected by policy (" + rule + ")"};
+    case filters::Action::kTempfail:
+      co_return smtp::Reply{451, "4.7.1", "Message deferred by policy, try again later"};
+    case filters::Action::kQuarantine:
+    case filters::Action::kTag:
+    case filters::Action::kAccept:
+      break;
+  }
+
   std::string data = receivedHeader(envelope, config_.hostname, id.str());
+  data += verdict.headerBlock();
   data += message;
-  auto record = queue::QueuedMessage::fromEnvelope(id, envelope, data.size());
-  try {
-    co_await runBlocking(blocking_, [this, &record, &data] { spool_.commit(record, data); });
-  } catch (const IoError& e) {
-    spdlog::error("cannot queue message from client={}: {}", envelope.client_ip, e.what());
-    if (e.diskFull()) {
-      co_return smtp::Reply{452, "4.3.1", "Insufficient system storage, try again later"};
+  if (verdict.action == filters::Action::kQuarantine) {
+    auto stored = record;
+    stored["id"] = id.str();
+    stored["subject"] = firstHeaderValue(message, "Subject");
+    stored["helo"] = envelope.helo;
+    stored["size"] = data.size();
+    try {
+      co_await runBlocking(
+          blocking_, [this, &id, &data, &stored] { quarantine_.store(id.str(), data, stored); });
+    } catch (const IoError& e) {
+      co_return storageFailure(e, envelope);
     }
-    co_return smtp::Reply{451, "4.3.0", "Local error in processing, try again later"};
+    spdlog::warn("quarantined id={} client={} from={} rule={}", id.str(), envelope.client_ip,
+                 envelope.mail_from.bracketed(), rule);
+    co_return smtp::Reply{250, "2.0.0", "Ok: queued as " + id.str()};
+  }
+
+  auto queued = queue::QueuedMessage::fromEnvelope(id, envelope, data.size());
+  try {
+    co_await runBlocking(blocking_, [this, &queued, &data] { spool_.commit(queued, data); });
+  } catch (const IoError& e) {
+    co_return storageFailure(e, envelope);
   }
   std::string rcpts;
   for (const auto& r : envelope.rcpt_to) {
@@ -85,7 +122,7 @@ asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& enve
   }
   spdlog::info("queued id={} client={} from={} to={} size={}", id.str(), envelope.client_ip,
                envelope.mail_from.bracketed(), rcpts, data.size());
-  on_queued_(std::move(record));
+  on_queued_(std::move(queued));
   co_return smtp::Reply{250, "2.0.0", "Ok: queued as " + id.str()};
 }
 

@@ -1,28 +1,40 @@
-// message_acceptor: what the relay does with a message at the end of DATA, before it answers:
-// check the hop count, add the Received: header, store the message durably in the spool and
-// hand it to the scheduler. Only a message that is on disk gets 250 with its queue id; a failed
-// write answers 451 (452 when the disk is full) and nothing is kept.
+// message_acceptor: what the relay does with a message at the end of DATA, before it answers.
+//
+//   1. refuse mail loops (too many Received: fields);
+//   2. run the filter pipeline in force (the current generation of rules);
+//   3. act on the verdict: reject → 550 5.7.1 naming the rule, tempfail → 451 4.7.1,
+//      quarantine → stored in the quarantine area, tag/accept → the stages' header fields are
+//      added and the message is queued;
+//   4. only a message that is durably on disk (queue or quarantine) gets 250 with its queue id;
+//      a failed write answers 451 (452 when the disk is full) and nothing is kept.
+// Every verdict produces one verdict record (audit/verdict_record.hpp), logged as one line.
 #pragma once
 
-#include <asio/thread_pool.hpp>
+#include <atomic>
 #include <functional>
+#include <memory>
+
+#include <asio/thread_pool.hpp>
 
 #include "core/config/config.hpp"
+#include "core/quarantine/quarantine_store.hpp"
 #include "core/queue/spool.hpp"
 #include "core/smtp/session.hpp"
+#include "filters/pipeline.hpp"
 
 namespace relayguard {
+
+using PipelineSlot = std::atomic<std::shared_ptr<const filters::Pipeline>>;
 
 // The Received: header (RFC 5321 4.4) the relay prepends, folded, ending in CRLF.
 std::string receivedHeader(const Envelope& env, const std::string& hostname,
                            const std::string& queue_id);
-// Number of Received: fields in the message's header section.
-std::size_t countReceived(std::string_view message);
 
 class MessageAcceptor : public smtp::MessageHandler {
  public:
   using QueuedCallback = std::function<void(queue::QueuedMessage)>;
-  MessageAcceptor(const Config& config, queue::Spool& spool, asio::thread_pool& blocking,
+  MessageAcceptor(const Config& config, queue::Spool& spool, QuarantineStore& quarantine,
+                  const PipelineSlot& pipeline, asio::thread_pool& blocking,
                   QueuedCallback on_queued);
 
   asio::awaitable<smtp::Reply> handleMessage(const Envelope& envelope,
@@ -31,6 +43,8 @@ class MessageAcceptor : public smtp::MessageHandler {
  private:
   const Config& config_;
   queue::Spool& spool_;
+  QuarantineStore& quarantine_;
+  const PipelineSlot& pipeline_;
   asio::thread_pool& blocking_;
   QueuedCallback on_queued_;
 };

@@ -1,9 +1,9 @@
 // relay_server: wiring and lifecycle of `relayguard serve` (see relay_server.hpp).
 #include "core/server/relay_server.hpp"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
+#include <csignal>
+#include <iostream>
+#include <thread>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -13,16 +13,19 @@
 #include <asio/steady_timer.hpp>
 #include <asio/thread_pool.hpp>
 #include <asio/use_awaitable.hpp>
-#include <csignal>
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <thread>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "core/delivery/scheduler.hpp"
+#include "core/quarantine/quarantine_store.hpp"
 #include "core/queue/spool.hpp"
 #include "core/server/control_socket.hpp"
 #include "core/server/message_acceptor.hpp"
 #include "core/smtp/connection_limiter.hpp"
 #include "core/smtp/listener.hpp"
+#include "core/util/blocking.hpp"
 #include "core/util/strings.hpp"
 
 namespace relayguard {
@@ -38,8 +41,7 @@ class SpoolLock {
     const auto path = spool / "relayguard.lock";
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd_ < 0 || ::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      throw std::runtime_error(path.string() +
-                               ": the spool is in use by another relayguard serve");
+      throw std::runtime_error(path.string() + ": the spool is in use by another relayguard serve");
     }
   }
   SpoolLock(const SpoolLock&) = delete;
@@ -50,6 +52,32 @@ class SpoolLock {
   int fd_ = -1;
 };
 
+void logPipeline(const filters::Pipeline& pipeline, std::string_view what) {
+  std::string stages;
+  for (const auto& name : pipeline.stageNames()) {
+    stages += (stages.empty() ? "" : ",") + name;
+  }
+  spdlog::info("{}: stages=[{}] rules={}", what, stages, pipeline.rules().rules().size());
+  for (const auto& w : pipeline.warnings()) {
+    spdlog::warn("{}", w);
+  }
+}
+
+// SIGHUP: builds a whole new pipeline from the rules directory on the blocking pool and swaps
+// it in; a directory with any error is refused and the rules in force stay.
+asio::awaitable<void> reloadRules(const std::filesystem::path& rules_dir, PipelineSlot& slot,
+                                  asio::thread_pool& blocking) {
+  spdlog::info("SIGHUP: reloading rules from {}", rules_dir.string());
+  try {
+    auto fresh =
+        co_await runBlocking(blocking, [&rules_dir] { return filters::Pipeline::load(rules_dir); });
+    slot.store(fresh);
+    logPipeline(*fresh, "rules reloaded");
+  } catch (const std::exception& e) {
+    spdlog::error("rules reload refused, the previous rules stay in force: {}", e.what());
+  }
+}
+
 }  // namespace
 
 int runRelayServer(const Config& config, const ServeOptions& options) {
@@ -59,11 +87,16 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
     SpoolLock lock(config.spool_dir);
     auto recovered = spool.recover();
 
+    QuarantineStore quarantine(config.spool_dir);
+    PipelineSlot pipeline(filters::Pipeline::load(config.rules_dir));
+    logPipeline(*pipeline.load(), "rules loaded");
+
     asio::io_context io;
     asio::thread_pool blocking(4);
     delivery::Scheduler scheduler(io, config, spool, blocking);
-    MessageAcceptor acceptor(config, spool, blocking,
-                             [&scheduler](queue::QueuedMessage m) { scheduler.enqueue(std::move(m)); });
+    MessageAcceptor acceptor(
+        config, spool, quarantine, pipeline, blocking,
+        [&scheduler](queue::QueuedMessage m) { scheduler.enqueue(std::move(m)); });
     ConnectionLimiter limiter(config.limits.max_connections, config.limits.max_connections_per_ip);
 
     std::vector<std::unique_ptr<smtp::Listener>> listeners;
@@ -121,7 +154,8 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
           return;
         }
         if (sig == SIGHUP) {
-          spdlog::info("SIGHUP: configuration is read at start-up; nothing to reload yet");
+          asio::co_spawn(io, reloadRules(config.rules_dir, pipeline, blocking),
+                         logFailure("rules reload"));
           wait_signal();
           return;
         }
@@ -178,6 +212,9 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
     blocking.join();
     spdlog::info("relayguard stopped");
     return 0;
+  } catch (const ConfigError& e) {
+    std::cerr << e.what() << "\n";  // file:line:col: message, as `check` prints it
+    return 1;
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

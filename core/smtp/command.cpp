@@ -89,8 +89,8 @@ PathArgumentResult parsePathArgument(std::string_view argument, std::string_view
       return result;
     }
     for (char c : key) {
-      const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                      c == '-';
+      const bool ok =
+          (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
       if (!ok) {
         result.error = "syntax: bad parameter name";
         return result;

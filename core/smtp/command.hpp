@@ -12,8 +12,21 @@
 namespace relayguard::smtp {
 
 enum class Verb {
-  kEhlo, kHelo, kMail, kRcpt, kData, kRset, kNoop, kQuit, kVrfy, kExpn, kHelp, kStartTls, kAuth,
-  kBdat, kUnknown
+  kEhlo,
+  kHelo,
+  kMail,
+  kRcpt,
+  kData,
+  kRset,
+  kNoop,
+  kQuit,
+  kVrfy,
+  kExpn,
+  kHelp,
+  kStartTls,
+  kAuth,
+  kBdat,
+  kUnknown
 };
 
 struct Command {

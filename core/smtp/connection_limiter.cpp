@@ -3,7 +3,9 @@
 
 namespace relayguard {
 
-ConnectionLimiter::Ticket::~Ticket() { owner_->release(ip_); }
+ConnectionLimiter::Ticket::~Ticket() {
+  owner_->release(ip_);
+}
 
 std::unique_ptr<ConnectionLimiter::Ticket> ConnectionLimiter::acquire(const std::string& ip,
                                                                       Refusal& why) {

@@ -21,7 +21,9 @@ void DataReader::append(std::string_view s) {
   message_.append(s);
 }
 
-void DataReader::appendChar(char c) { append(std::string_view(&c, 1)); }
+void DataReader::appendChar(char c) {
+  append(std::string_view(&c, 1));
+}
 
 void DataReader::countLine(std::size_t n) {
   line_length_ += n;

@@ -12,8 +12,12 @@ namespace relayguard::smtp {
 
 Listener::Listener(asio::io_context& io, net::Endpoint endpoint, SessionSettings settings,
                    MessageHandler& handler, ConnectionLimiter& limiter)
-    : io_(io), endpoint_(std::move(endpoint)), settings_(std::move(settings)), handler_(handler),
-      limiter_(limiter), acceptor_(io) {}
+    : io_(io),
+      endpoint_(std::move(endpoint)),
+      settings_(std::move(settings)),
+      handler_(handler),
+      limiter_(limiter),
+      acceptor_(io) {}
 
 void Listener::start() {
   std::error_code ec;
@@ -90,9 +94,10 @@ asio::awaitable<void> Listener::acceptLoop() {
       const bool total = why == ConnectionLimiter::Refusal::kTotal;
       spdlog::warn("connection refused client={} reason={}", ip,
                    total ? "max_connections" : "max_connections_per_ip");
-      refuse(socket, Reply{421, "4.7.0",
-                           settings_.hostname + (total ? " Too many connections, try again later"
-                                                       : " Too many connections from your address")});
+      refuse(socket,
+             Reply{421, "4.7.0",
+                   settings_.hostname + (total ? " Too many connections, try again later"
+                                               : " Too many connections from your address")});
       continue;
     }
     auto session = std::make_shared<Session>(std::move(socket), settings_, handler_);
@@ -107,7 +112,8 @@ asio::awaitable<void> Listener::acceptLoop() {
           try {
             co_await session->run();
           } catch (const std::exception& e) {
-            spdlog::error("session client={} ended with an error: {}", session->clientIp(), e.what());
+            spdlog::error("session client={} ended with an error: {}", session->clientIp(),
+                          e.what());
           }
           std::lock_guard lock(mutex_);
           sessions_.erase(key);

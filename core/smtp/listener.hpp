@@ -4,12 +4,13 @@
 // session to finish (SIGTERM); the listener tracks them so the server can wait for the drain.
 #pragma once
 
-#include <asio/io_context.hpp>
-#include <asio/ip/tcp.hpp>
 #include <atomic>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
 
 #include "core/net/endpoint.hpp"
 #include "core/smtp/connection_limiter.hpp"

@@ -1,13 +1,14 @@
 // session: the inbound SMTP state machine (see session.hpp).
 #include "core/smtp/session.hpp"
 
+#include <charconv>
+#include <cstring>
+
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
-#include <charconv>
-#include <cstring>
 #include <spdlog/spdlog.h>
 
 #include "core/net/ip_address.hpp"
@@ -74,16 +75,19 @@ Reply addressReply(Address::Error e, const std::string& detail, bool recipient) 
     case Address::Error::kSyntax:
       break;
   }
-  return r(501, recipient ? "5.1.3" : "5.1.7", "Bad " + std::string(recipient ? "recipient" : "sender") +
-                                                   " address syntax: " + detail);
+  return r(501, recipient ? "5.1.3" : "5.1.7",
+           "Bad " + std::string(recipient ? "recipient" : "sender") + " address syntax: " + detail);
 }
 
 }  // namespace
 
 Session::Session(asio::ip::tcp::socket socket, const SessionSettings& settings,
                  MessageHandler& handler)
-    : socket_(std::move(socket)), timer_(socket_.get_executor()), settings_(settings),
-      handler_(handler), client_ip_(peerAddress(socket_)) {}
+    : socket_(std::move(socket)),
+      timer_(socket_.get_executor()),
+      settings_(settings),
+      handler_(handler),
+      client_ip_(peerAddress(socket_)) {}
 
 void Session::shutdown() {
   asio::post(socket_.get_executor(), [self = shared_from_this()] {
@@ -96,9 +100,13 @@ void Session::shutdown() {
   });
 }
 
-void Session::reply(const Reply& rep) { out_ += rep.wire(); }
+void Session::reply(const Reply& rep) {
+  out_ += rep.wire();
+}
 
-void Session::replyRaw(std::string wire) { out_ += wire; }
+void Session::replyRaw(std::string wire) {
+  out_ += wire;
+}
 
 bool Session::clientError(const Reply& rep) {
   reply(rep);
@@ -114,8 +122,8 @@ asio::awaitable<bool> Session::flush() {
     co_return true;
   }
   timer_.expires_after(settings_.limits.command_timeout);
-  auto result =
-      co_await (asio::async_write(socket_, asio::buffer(out_), kUseTuple) || timer_.async_wait(kUseTuple));
+  auto result = co_await (asio::async_write(socket_, asio::buffer(out_), kUseTuple) ||
+                          timer_.async_wait(kUseTuple));
   out_.clear();
   if (result.index() == 1) {
     co_return false;
@@ -255,8 +263,12 @@ bool Session::authRequired() const {
 }
 
 std::vector<std::string> Session::ehloLines() const {
-  return {settings_.hostname, "PIPELINING", "SIZE " + std::to_string(settings_.limits.max_message_size),
-          "8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8"};
+  return {settings_.hostname,
+          "PIPELINING",
+          "SIZE " + std::to_string(settings_.limits.max_message_size),
+          "8BITMIME",
+          "ENHANCEDSTATUSCODES",
+          "SMTPUTF8"};
 }
 
 asio::awaitable<bool> Session::dispatch(const std::string& line) {
@@ -272,7 +284,9 @@ asio::awaitable<bool> Session::dispatch(const std::string& line) {
     case Verb::kEhlo:
     case Verb::kHelo:
       if (cmd.argument.empty() || hasNonAscii(cmd.argument)) {
-        co_return !clientError(r(501, "5.5.4", "Syntax: " + std::string(cmd.verb == Verb::kEhlo ? "EHLO" : "HELO") + " hostname"));
+        co_return !clientError(
+            r(501, "5.5.4",
+              "Syntax: " + std::string(cmd.verb == Verb::kEhlo ? "EHLO" : "HELO") + " hostname"));
       }
       onHelo(cmd.argument, cmd.verb == Verb::kEhlo);
       co_return true;
@@ -386,7 +400,8 @@ bool Session::onRcpt(std::string_view arg) {
     return !clientError(r(501, "5.5.4", parsed.error));
   }
   if (!parsed.value->params.empty()) {
-    return !clientError(r(555, "5.5.4", "Unsupported RCPT parameter " + parsed.value->params.front().keyword));
+    return !clientError(
+        r(555, "5.5.4", "Unsupported RCPT parameter " + parsed.value->params.front().keyword));
   }
   const auto addr = Address::parsePath(parsed.value->path, false, txn_.smtputf8);
   if (!addr.address) {
@@ -448,8 +463,9 @@ asio::awaitable<bool> Session::onData() {
     } else if (problems & DataReader::kNul) {
       refusal = r(550, "5.6.0", "Message refused: NUL character in message data");
     } else {
-      refusal = r(550, "5.6.0", "Message refused: line longer than " +
-                                    std::to_string(settings_.limits.max_text_line) + " octets");
+      refusal = r(550, "5.6.0",
+                  "Message refused: line longer than " +
+                      std::to_string(settings_.limits.max_text_line) + " octets");
     }
     spdlog::warn("refused client={} from={} reason=\"{}\"", client_ip_, txn.mail_from->bracketed(),
                  refusal.oneLine());

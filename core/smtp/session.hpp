@@ -11,9 +11,6 @@
 // the relay does with a message).
 #pragma once
 
-#include <asio/awaitable.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/steady_timer.hpp>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -21,6 +18,10 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 
 #include "core/config/config.hpp"
 #include "core/message/envelope.hpp"

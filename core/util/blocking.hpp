@@ -3,12 +3,13 @@
 // rethrown at the co_await.
 #pragma once
 
+#include <exception>
+#include <type_traits>
+
 #include <asio/co_spawn.hpp>
 #include <asio/thread_pool.hpp>
 #include <asio/use_awaitable.hpp>
-#include <exception>
 #include <spdlog/spdlog.h>
-#include <type_traits>
 
 namespace relayguard {
 
@@ -31,8 +32,7 @@ template <class F>
 asio::awaitable<std::invoke_result_t<F&>> runBlocking(asio::thread_pool& pool, F fn) {
   using R = std::invoke_result_t<F&>;
   co_return co_await asio::co_spawn(
-      pool.get_executor(),
-      [fn = std::move(fn)]() mutable -> asio::awaitable<R> { co_return fn(); },
+      pool.get_executor(), [fn = std::move(fn)]() mutable -> asio::awaitable<R> { co_return fn(); },
       asio::use_awaitable);
 }
 

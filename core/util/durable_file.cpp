@@ -1,11 +1,11 @@
 // durable_file: crash-safe file writes (see durable_file.hpp).
 #include "core/util/durable_file.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace relayguard {
 namespace {
@@ -38,7 +38,9 @@ class Fd {
 
 }  // namespace
 
-bool IoError::diskFull() const { return errno_ == ENOSPC || errno_ == EDQUOT; }
+bool IoError::diskFull() const {
+  return errno_ == ENOSPC || errno_ == EDQUOT;
+}
 
 void writeFileSynced(const std::filesystem::path& path, std::string_view data, unsigned mode) {
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));

@@ -29,7 +29,8 @@ class IoError : public std::runtime_error {
 void writeFileDurably(const std::filesystem::path& tmp, const std::filesystem::path& target,
                       std::string_view data, unsigned mode = 0600);
 // Writes and fsyncs `path` (no rename): the first half of a two-file commit.
-void writeFileSynced(const std::filesystem::path& path, std::string_view data, unsigned mode = 0600);
+void writeFileSynced(const std::filesystem::path& path, std::string_view data,
+                     unsigned mode = 0600);
 // Renames and fsyncs the target directory.
 void renameDurably(const std::filesystem::path& from, const std::filesystem::path& to);
 void fsyncDirectory(const std::filesystem::path& dir);

@@ -30,6 +30,8 @@ std::int64_t toUnixSeconds(SystemTime t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
-SystemTime fromUnixSeconds(std::int64_t s) { return SystemTime(std::chrono::seconds(s)); }
+SystemTime fromUnixSeconds(std::int64_t s) {
+  return SystemTime(std::chrono::seconds(s));
+}
 
 }  // namespace relayguard

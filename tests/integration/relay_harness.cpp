@@ -105,6 +105,8 @@ Relay::Relay(std::filesystem::path folder, RelayOptions options)
       port_(freeLoopbackPort()),
       options_(std::move(options)) {
   std::filesystem::create_directories(folder_ / "rules");
+  // An empty pipeline; tests that filter write their own rules before start().
+  std::ofstream(folder_ / "rules" / "pipeline.toml") << "# no stages\n";
   std::ostringstream c;
   c << "# integration test relay\n"
     << "hostname = " << tomlString(options_.hostname) << "\n"

@@ -7,7 +7,9 @@
 namespace relayguard::delivery {
 namespace {
 
-Address addr(const char* text) { return *Address::parseMailbox(text); }
+Address addr(const char* text) {
+  return *Address::parseMailbox(text);
+}
 
 DsnInput sampleInput(const std::string& original) {
   DsnInput in;
@@ -18,7 +20,8 @@ DsnInput sampleInput(const std::string& original) {
   in.now = fromUnixSeconds(1'700'000'100);
   in.message_id = "BOUNCEID@relay.example.test";
   in.original_message = original;
-  in.recipients.push_back({addr("bad@ext.test"), "550 5.1.1 no such user", "mx.ext.test:25", false});
+  in.recipients.push_back(
+      {addr("bad@ext.test"), "550 5.1.1 no such user", "mx.ext.test:25", false});
   return in;
 }
 
@@ -78,8 +81,8 @@ TEST(Dsn, EveryPartUsesTheDeclaredBoundaryAndLinesEndInCrlf) {
 
 TEST(Dsn, ExpiredRecipientsSayWhy) {
   auto in = sampleInput("Subject: x\r\n\r\nbody\r\n");
-  in.recipients = {{addr("slow@ext.test"), "expired after 9 attempt(s); last error: 451 4.3.0 busy",
-                    "", true}};
+  in.recipients = {
+      {addr("slow@ext.test"), "expired after 9 attempt(s); last error: 451 4.3.0 busy", "", true}};
   const std::string dsn = buildDsn(in);
   EXPECT_NE(dsn.find("Status: 4.4.7\r\n"), std::string::npos);
   EXPECT_NE(dsn.find("<slow@ext.test>: delivery time expired"), std::string::npos);

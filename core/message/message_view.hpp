@@ -1,0 +1,35 @@
+// message_view: what a filter stage sees of a message: the envelope, the raw bytes, and the MIME
+// view, which is built on first use (by whichever stage needs it first, on the blocking pool)
+// and then shared, read-only, by every later stage. Parse once, share across stages.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string_view>
+
+#include "core/message/envelope.hpp"
+#include "core/message/mime_view.hpp"
+
+namespace relayguard {
+
+class MessageView {
+ public:
+  MessageView(const Envelope& envelope, std::string_view raw, MimeLimits limits = {})
+      : envelope_(envelope), raw_(raw), limits_(limits) {}
+  MessageView(const MessageView&) = delete;
+  MessageView& operator=(const MessageView&) = delete;
+
+  const Envelope& envelope() const { return envelope_; }
+  std::string_view raw() const { return raw_; }
+  // Parses on the first call (thread-safe); CPU work: call it from the blocking pool.
+  const MimeView& mime() const;
+
+ private:
+  const Envelope& envelope_;
+  std::string_view raw_;
+  MimeLimits limits_;
+  mutable std::once_flag once_;
+  mutable std::unique_ptr<MimeView> mime_;
+};
+
+}  // namespace relayguard

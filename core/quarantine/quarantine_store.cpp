@@ -1,0 +1,65 @@
+// quarantine_store: durable storage of quarantined messages (see quarantine_store.hpp).
+#include "core/quarantine/quarantine_store.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <sys/stat.h>
+
+#include "core/util/durable_file.hpp"
+
+namespace relayguard {
+namespace {
+
+void makeDir(const std::filesystem::path& p) {
+  if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST) {
+    throw IoError("cannot create " + p.string() + ": " + std::strerror(errno), errno);
+  }
+}
+
+}  // namespace
+
+QuarantineStore::QuarantineStore(const std::filesystem::path& spool_dir)
+    : tmp_(spool_dir / "tmp"), dir_(spool_dir / "quarantine") {
+  makeDir(spool_dir);
+  makeDir(tmp_);
+  makeDir(dir_);
+}
+
+void QuarantineStore::store(const std::string& id, std::string_view message,
+                            const nlohmann::json& record) {
+  const std::string json = record.dump();
+  commitFiles(tmp_, dir_, {{id + ".msg", message}, {id + ".json", json}});
+}
+
+std::optional<nlohmann::json> QuarantineStore::record(const std::string& id) const {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir_ / (id + ".json"), ec)) {
+    return std::nullopt;
+  }
+  auto j = nlohmann::json::parse(readFile(dir_ / (id + ".json")), nullptr, false);
+  if (j.is_discarded()) {
+    return std::nullopt;
+  }
+  return j;
+}
+
+std::string QuarantineStore::message(const std::string& id) const {
+  return readFile(dir_ / (id + ".msg"));
+}
+
+std::vector<std::string> QuarantineStore::ids() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
+    const auto name = e.path().filename().string();
+    if (name.ends_with(".json")) {
+      out.push_back(name.substr(0, name.size() - 5));
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace relayguard

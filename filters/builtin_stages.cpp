@@ -1,0 +1,16 @@
+// builtin_stages: the one list of every stage type this build has. A new stage is a folder
+// under filters/ plus one line here; nothing in the SMTP code changes.
+#include "filters/attachments/attachments_stage.hpp"
+#include "filters/content/content_stage.hpp"
+#include "filters/registry.hpp"
+#include "filters/urls/urls_stage.hpp"
+
+namespace relayguard::filters {
+
+void registerBuiltinStages(StageRegistry& registry) {
+  registry.add("attachments", &AttachmentsStage::create);
+  registry.add("urls", &UrlsStage::create);
+  registry.add("content", &ContentStage::create);
+}
+
+}  // namespace relayguard::filters

@@ -1,0 +1,59 @@
+// stage: the contract every filter stage implements. Read this file first.
+//
+// Called by: Pipeline::run(), once per message, after DATA and before the SMTP reply.
+// Trust:     everything in the MessageView came from the network and is attacker-controlled.
+// Rules:     a stage returns what it found as a StageResult; expected outcomes (a virus, a
+//            matching rule, SPF fail) are values, never exceptions. An exception escaping run()
+//            means the stage could not do its job: the pipeline applies the stage's on_error.
+//            A stage never blocks an I/O thread: CPU- or I/O-heavy work goes to ctx.blocking.
+// Stages are immutable after construction and shared by every message using the same
+// generation of rules (a SIGHUP reload builds new ones).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+#include <asio/thread_pool.hpp>
+
+#include "core/message/message_view.hpp"
+
+namespace relayguard::filters {
+
+// Ordered by strength: the verdict of a message is its strongest stage result.
+enum class Action { kAccept, kTag, kQuarantine, kTempfail, kReject };
+
+std::string_view toString(Action a);
+Action strongest(Action a, Action b);
+
+struct Finding {
+  std::string stage;   // stage type, e.g. "attachments"
+  std::string rule;    // rule id, or empty (a stage's own finding, e.g. a MIME problem)
+  std::string detail;  // what matched: a file name, a URL, a virus name
+  Action action = Action::kAccept;
+};
+
+struct HeaderField {
+  std::string name;
+  std::string value;
+};
+
+struct StageResult {
+  Action action = Action::kAccept;
+  std::vector<Finding> findings;         // what matched and why: goes to the audit record
+  std::vector<HeaderField> add_headers;  // e.g. X-Relayguard-Tag, DKIM-Signature
+};
+
+struct StageContext {
+  asio::thread_pool& blocking;
+};
+
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  virtual std::string_view name() const = 0;
+  virtual asio::awaitable<StageResult> run(const MessageView& message, StageContext& ctx) const = 0;
+};
+
+}  // namespace relayguard::filters

@@ -1,0 +1,193 @@
+// pipeline_test: building a pipeline from a rules directory (errors with file:line:col) and the
+// run policy: strongest result wins, reject ends the run, on_error for a failing stage, allow
+// cancelling its stage's matches, sender/recipient scoping, tag headers.
+#include "filters/pipeline.hpp"
+
+#include <fstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/unit/filters/run_pipeline.hpp"
+#include "tests/unit/temp_dir.hpp"
+
+namespace relayguard::filters {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void write(const std::string& name, const std::string& text) {
+    std::filesystem::create_directories((dir_.path() / name).parent_path());
+    std::ofstream(dir_.path() / name) << text;
+  }
+  std::string loadError() {
+    try {
+      Pipeline::load(dir_.path());
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "(no error)";
+  }
+  std::string at(const std::string& file, int line, int col) {
+    return (dir_.path() / file).string() + ":" + std::to_string(line) + ":" + std::to_string(col) +
+           ": ";
+  }
+  test::TempDir dir_;
+};
+
+const char* kMessage =
+    "From: a@example.test\r\nSubject: Hello there\r\n\r\nvisit http://bit.ly/x today\r\n";
+
+TEST_F(PipelineTest, EmptyPipelineAcceptsEverything) {
+  write("pipeline.toml", "# nothing\n");
+  const auto p = Pipeline::load(dir_.path());
+  EXPECT_TRUE(p->stageNames().empty());
+  EXPECT_EQ(test::runPipeline(*p, kMessage).action, Action::kAccept);
+}
+
+TEST_F(PipelineTest, MissingPipelineFileIsAnError) {
+  EXPECT_THAT(loadError(), HasSubstr("pipeline.toml: missing"));
+}
+
+TEST_F(PipelineTest, UnknownStageTypeNamesPositionAndKnownTypes) {
+  write("pipeline.toml", "[[stage]]\ntype = \"antivirs\"\n");
+  const auto err = loadError();
+  EXPECT_THAT(err, HasSubstr(at("pipeline.toml", 2, 8) + "unknown stage type 'antivirs'"));
+  EXPECT_THAT(err, HasSubstr("attachments"));
+}
+
+TEST_F(PipelineTest, UnknownStageKeyIsAnError) {
+  write("pipeline.toml", "[[stage]]\ntype = \"urls\"\nfoo = 1\n");
+  EXPECT_THAT(loadError(), HasSubstr(at("pipeline.toml", 3, 1) + "unknown key 'foo'"));
+}
+
+TEST_F(PipelineTest, BadOnErrorIsAnError) {
+  write("pipeline.toml", "[[stage]]\ntype = \"urls\"\non_error = \"ignore\"\n");
+  EXPECT_THAT(loadError(), HasSubstr("on_error: 'ignore' is not one of"));
+}
+
+TEST_F(PipelineTest, StageListedTwiceIsAnError) {
+  write("pipeline.toml", "[[stage]]\ntype = \"urls\"\n[[stage]]\ntype = \"urls\"\n");
+  EXPECT_THAT(loadError(), HasSubstr("stage 'urls' is listed twice"));
+}
+
+TEST_F(PipelineTest, RuleErrorsRefuseTheWholeDirectory) {
+  write("pipeline.toml", "[[stage]]\ntype = \"urls\"\n");
+  write("10-x.toml", "[[rule]]\nid = \"x\"\nstage = \"urls\"\naction = \"explode\"\nurl = 'a'\n");
+  EXPECT_THAT(loadError(), HasSubstr("10-x.toml:4:"));
+}
+
+TEST_F(PipelineTest, WarnsAboutRulesForStagesNotRun) {
+  write("pipeline.toml", "[[stage]]\ntype = \"urls\"\n");
+  write("10-x.toml",
+        "[[rule]]\nid = \"c\"\nstage = \"content\"\naction = \"tag\"\npattern = 'x'\n");
+  const auto p = Pipeline::load(dir_.path());
+  ASSERT_EQ(p->warnings().size(), 1U);
+  EXPECT_THAT(p->warnings()[0], HasSubstr("rule 'c' is for stage 'content'"));
+}
+
+TEST_F(PipelineTest, StrongestResultWinsAndTagsBecomeHeaders) {
+  write("pipeline.toml", "[[stage]]\ntype = \"urls\"\n[[stage]]\ntype = \"content\"\n");
+  write("10-r.toml",
+        "[[rule]]\nid = \"short\"\nstage = \"urls\"\naction = \"tag\"\nurl = 'bit\\.ly'\n"
+        "[[rule]]\nid = \"hello\"\nstage = \"content\"\naction = \"quarantine\"\n"
+        "header = \"Subject\"\npattern = '^Hello'\n");
+  const auto v = test::runPipeline(*Pipeline::load(dir_.path()), kMessage);
+  EXPECT_EQ(v.action, Action::kQuarantine);
+  EXPECT_EQ(v.headerBlock(), "X-Relayguard-Tag: short\r\n");
+  EXPECT_EQ(v.decisive()->rule, "hello");
+  const auto stages = v.stagesJson();
+  ASSERT_EQ(stages.size(), 2U);
+  EXPECT_EQ(stages[0]["stage"], "urls");
+  EXPECT_EQ(stages[0]["result"], "tag");
+  EXPECT_EQ(stages[0]["rule"], "short");
+  EXPECT_EQ(stages[1]["result"], "quarantine");
+}
+
+TEST_F(PipelineTest, RejectEndsTheRun) {
+  write("pipeline.toml", "[[stage]]\ntype = \"urls\"\n[[stage]]\ntype = \"content\"\n");
+  write("10-r.toml",
+        "[[rule]]\nid = \"no-links\"\nstage = \"urls\"\naction = \"reject\"\nurl = '.'\n");
+  const auto v = test::runPipeline(*Pipeline::load(dir_.path()), kMessage);
+  EXPECT_EQ(v.action, Action::kReject);
+  EXPECT_EQ(v.stages.size(), 1U);
+}
+
+TEST_F(PipelineTest, AllowCancelsTheOtherMatchesOfItsStage) {
+  write("pipeline.toml", "[[stage]]\ntype = \"urls\"\n");
+  write("10-r.toml",
+        "[[rule]]\nid = \"block\"\nstage = \"urls\"\naction = \"reject\"\nurl = 'bit\\.ly'\n"
+        "[[rule]]\nid = \"trusted\"\nstage = \"urls\"\naction = \"allow\"\nurl = '.'\n"
+        "sender = '@example\\.test$'\n");
+  const auto p = Pipeline::load(dir_.path());
+  auto env = test::testEnvelope();
+  const auto allowed = test::runPipeline(*p, kMessage, env);
+  EXPECT_EQ(allowed.action, Action::kAccept);
+  ASSERT_EQ(allowed.stages[0].findings.size(), 2U);
+  EXPECT_THAT(allowed.stages[0].findings[0].detail, HasSubstr("cancelled by allow rule trusted"));
+
+  env.mail_from = *Address::parseMailbox("stranger@elsewhere.test");
+  EXPECT_EQ(test::runPipeline(*p, kMessage, env).action, Action::kReject);
+}
+
+TEST_F(PipelineTest, RecipientScopeNarrowsARule) {
+  write("pipeline.toml", "[[stage]]\ntype = \"content\"\n");
+  write("10-r.toml",
+        "[[rule]]\nid = \"fin\"\nstage = \"content\"\naction = \"quarantine\"\n"
+        "pattern = 'visit'\nrecipient = '^finance@'\n");
+  const auto p = Pipeline::load(dir_.path());
+  auto env = test::testEnvelope();
+  EXPECT_EQ(test::runPipeline(*p, kMessage, env).action, Action::kAccept);
+  env.rcpt_to.push_back(*Address::parseMailbox("finance@example.test"));
+  EXPECT_EQ(test::runPipeline(*p, kMessage, env).action, Action::kQuarantine);
+}
+
+TEST_F(PipelineTest, PatternHittingItsMatchLimitTriggersOnError) {
+  write("pipeline.toml", "[[stage]]\ntype = \"content\"\non_error = \"quarantine\"\n");
+  write("10-r.toml",
+        "[[rule]]\nid = \"slow\"\nstage = \"content\"\naction = \"tag\"\n"
+        "pattern = '^(\\w+\\s?)*$'\n");
+  const std::string hostile = "Subject: x\r\n\r\n" + std::string(5000, 'a') + " !\r\n";
+  const auto v = test::runPipeline(*Pipeline::load(dir_.path()), hostile);
+  EXPECT_EQ(v.action, Action::kQuarantine);
+  ASSERT_EQ(v.stages.size(), 1U);
+  EXPECT_THAT(v.stages[0].error, HasSubstr("match limit"));
+}
+
+// A stage type that always fails, registered only in this test's registry.
+class FailingStage : public Stage {
+ public:
+  std::string_view name() const override { return "failing"; }
+  asio::awaitable<StageResult> run(const MessageView&, StageContext&) const override {
+    throw std::runtime_error("backend unavailable");
+    co_return StageResult{};
+  }
+};
+
+TEST_F(PipelineTest, FailingStageFailsClosedByDefault) {
+  StageRegistry registry;
+  registerBuiltinStages(registry);
+  registry.add("failing", [](StageConfig&) { return std::make_unique<FailingStage>(); });
+  write("pipeline.toml", "[[stage]]\ntype = \"failing\"\n");
+  const auto v = test::runPipeline(*Pipeline::load(dir_.path(), registry), kMessage);
+  EXPECT_EQ(v.action, Action::kTempfail);
+  EXPECT_EQ(v.stages[0].error, "backend unavailable");
+
+  write("pipeline.toml", "[[stage]]\ntype = \"failing\"\non_error = \"accept\"\n");
+  EXPECT_EQ(test::runPipeline(*Pipeline::load(dir_.path(), registry), kMessage).action,
+            Action::kAccept);
+}
+
+TEST(StageRegistry, RefusesDoubleRegistration) {
+  StageRegistry registry;
+  registerBuiltinStages(registry);
+  EXPECT_THROW(registerBuiltinStages(registry), std::logic_error);
+  EXPECT_THAT(registry.names(), ElementsAre("attachments", "content", "urls"));
+}
+
+}  // namespace
+}  // namespace relayguard::filters

@@ -1,0 +1,67 @@
+// run_pipeline: test helper that runs a pipeline on a message synchronously (an io_context on
+// the calling thread plus a small blocking pool), as the relay would at the end of DATA.
+#pragma once
+
+#include <string>
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/thread_pool.hpp>
+#include <asio/use_future.hpp>
+
+#include "core/util/durable_file.hpp"
+#include "filters/pipeline.hpp"
+
+namespace relayguard::test {
+
+inline std::string crlf(const std::string& in) {
+  std::string out;
+  for (char c : in) {
+    if (c == '\n' && (out.empty() || out.back() != '\r')) {
+      out += '\r';
+    }
+    out += c;
+  }
+  return out;
+}
+
+inline Envelope testEnvelope() {
+  Envelope env;
+  env.mail_from = *Address::parseMailbox("app@example.test");
+  env.rcpt_to = {*Address::parseMailbox("user@example.test")};
+  env.client_ip = "127.0.0.1";
+  env.helo = "test";
+  return env;
+}
+
+inline filters::Verdict runPipeline(const filters::Pipeline& pipeline, const std::string& raw,
+                                    const Envelope& env = testEnvelope()) {
+  asio::io_context io;
+  asio::thread_pool blocking(2);
+  const MessageView view(env, raw);
+  filters::StageContext ctx{blocking};
+  auto future = asio::co_spawn(io, pipeline.run(view, ctx), asio::use_future);
+  io.run();
+  auto verdict = future.get();
+  blocking.join();
+  return verdict;
+}
+
+inline std::string fixture(const std::string& name) {
+  return crlf(readFile(std::string(RELAYGUARD_FIXTURES_DIR) + "/eml/" + name));
+}
+
+// Rule ids of all findings with the given action, in order.
+inline std::vector<std::string> rulesWith(const filters::Verdict& v, filters::Action a) {
+  std::vector<std::string> out;
+  for (const auto& s : v.stages) {
+    for (const auto& f : s.findings) {
+      if (f.action == a && !f.rule.empty()) {
+        out.push_back(f.rule);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace relayguard::test

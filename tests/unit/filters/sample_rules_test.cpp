@@ -1,0 +1,101 @@
+// sample_rules_test: the shipped samples/rules directory against the .eml fixtures, one
+// behaviour per message: what a security team adopting the samples gets.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/unit/filters/run_pipeline.hpp"
+
+namespace relayguard::filters {
+namespace {
+
+using test::fixture;
+using test::rulesWith;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+
+class SampleRules : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    pipeline_ = Pipeline::load(std::string(RELAYGUARD_SOURCE_DIR) + "/samples/rules");
+  }
+  static void TearDownTestSuite() { pipeline_.reset(); }
+  Verdict run(const std::string& name) { return test::runPipeline(*pipeline_, fixture(name)); }
+  static std::shared_ptr<const Pipeline> pipeline_;
+};
+std::shared_ptr<const Pipeline> SampleRules::pipeline_;
+
+TEST_F(SampleRules, LoadsAllStagesWithoutWarnings) {
+  EXPECT_THAT(pipeline_->stageNames(), ElementsAre("attachments", "urls", "content"));
+  EXPECT_TRUE(pipeline_->warnings().empty());
+  EXPECT_GE(pipeline_->rules().rules().size(), 10U);
+}
+
+TEST_F(SampleRules, CleanMessageIsAccepted) {
+  const auto v = run("clean.eml");
+  EXPECT_EQ(v.action, Action::kAccept);
+  EXPECT_TRUE(v.add_headers.empty());
+  ASSERT_EQ(v.stages.size(), 3U);
+  for (const auto& s : v.stages) {
+    EXPECT_TRUE(s.findings.empty()) << s.stage;
+  }
+}
+
+TEST_F(SampleRules, ExecutableAttachmentIsQuarantined) {
+  const auto v = run("exe_attachment.eml");
+  EXPECT_EQ(v.action, Action::kQuarantine);
+  EXPECT_THAT(rulesWith(v, Action::kQuarantine), Contains("att-executable"));
+}
+
+TEST_F(SampleRules, EncodedDoubleExtensionIsRejected) {
+  const auto v = run("double_extension_rfc2047.eml");
+  EXPECT_EQ(v.action, Action::kReject);
+  EXPECT_THAT(rulesWith(v, Action::kReject), ElementsAre("att-double-extension"));
+  EXPECT_EQ(v.stages.size(), 1U) << "a reject ends the run";
+}
+
+TEST_F(SampleRules, Rfc2231MacroWorkbookIsQuarantined) {
+  const auto v = run("macro_rfc2231.eml");
+  EXPECT_EQ(v.action, Action::kQuarantine);
+  EXPECT_THAT(rulesWith(v, Action::kQuarantine), Contains("att-macro-office"));
+}
+
+TEST_F(SampleRules, ExecutableDisguisedAsPdfIsQuarantined) {
+  const auto v = run("disguised_pdf.eml");
+  EXPECT_EQ(v.action, Action::kQuarantine);
+  EXPECT_THAT(rulesWith(v, Action::kQuarantine), ElementsAre("att-disguised-executable"));
+}
+
+TEST_F(SampleRules, ScriptInsideZipIsQuarantined) {
+  const auto v = run("zip_with_script.eml");
+  EXPECT_EQ(v.action, Action::kQuarantine);
+  EXPECT_THAT(rulesWith(v, Action::kQuarantine), Contains("att-executable"));
+}
+
+TEST_F(SampleRules, ShortenerSplitByQuotedPrintableIsTagged) {
+  const auto v = run("url_shortener_qp.eml");
+  EXPECT_EQ(v.action, Action::kTag);
+  EXPECT_THAT(rulesWith(v, Action::kTag), ElementsAre("url-shortener"));
+  ASSERT_EQ(v.add_headers.size(), 1U);
+  EXPECT_EQ(v.headerBlock(), "X-Relayguard-Tag: url-shortener\r\n");
+}
+
+TEST_F(SampleRules, EntityObfuscatedLinkToBlockedHostIsRejected) {
+  const auto v = run("url_bad_host_entities.eml");
+  EXPECT_EQ(v.action, Action::kReject);
+  EXPECT_THAT(rulesWith(v, Action::kReject), ElementsAre("url-bad-host"));
+}
+
+TEST_F(SampleRules, EncodedPhishingSubjectIsQuarantined) {
+  const auto v = run("phish_subject_encoded.eml");
+  EXPECT_EQ(v.action, Action::kQuarantine);
+  EXPECT_THAT(rulesWith(v, Action::kQuarantine), ElementsAre("content-credential-phish"));
+}
+
+TEST_F(SampleRules, Base64BodyAskingForNewBankDetailsIsTagged) {
+  const auto v = run("payment_change.eml");
+  EXPECT_EQ(v.action, Action::kTag);
+  EXPECT_THAT(rulesWith(v, Action::kTag), ElementsAre("content-payment-change"));
+}
+
+}  // namespace
+}  // namespace relayguard::filters

@@ -1,0 +1,39 @@
+// header_scan_test: the cheap top-level header walk used on every message (Message-ID, hop
+// count) without a MIME parse.
+#include "core/message/header_scan.hpp"
+
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace relayguard {
+namespace {
+
+TEST(HeaderScan, UnfoldsAndStopsAtTheBody) {
+  std::vector<std::pair<std::string, std::string>> seen;
+  forEachHeaderField("Subject: a\r\n  folded\r\nX-A:b\r\n\r\nNot: a header\r\n",
+                     [&](std::string_view n, std::string_view v) {
+                       seen.emplace_back(n, v);
+                       return true;
+                     });
+  ASSERT_EQ(seen.size(), 2U);
+  EXPECT_EQ(seen[0], std::make_pair(std::string("Subject"), std::string("a folded")));
+  EXPECT_EQ(seen[1], std::make_pair(std::string("X-A"), std::string("b")));
+}
+
+TEST(HeaderScan, FirstValueIsCaseInsensitive) {
+  const char* m = "message-id: <1@x>\r\nMessage-ID: <2@x>\r\n\r\n";
+  EXPECT_EQ(firstHeaderValue(m, "Message-ID"), "<1@x>");
+  EXPECT_EQ(firstHeaderValue(m, "Subject"), "");
+}
+
+TEST(HeaderScan, CountsReceivedFieldsOnlyInTheHeader) {
+  EXPECT_EQ(countReceived("Received: a\r\nreceived: b\r\nSubject: x\r\n\r\nReceived: body\r\n"),
+            2U);
+  EXPECT_EQ(countReceived("Subject: x\r\n\r\n"), 0U);
+  EXPECT_EQ(countReceived(""), 0U);
+  EXPECT_EQ(countReceived("Received: no final newline"), 1U);
+}
+
+}  // namespace
+}  // namespace relayguard
