@@ -5,7 +5,7 @@
 # samples/sink-maildir/ as one .eml file per message.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/build.sh"
+"$root/scripts/build.sh" relayguard
 bin="$root/build/relayguard"
 config="$root/samples/relayguard.toml"
 maildir="$root/samples/sink-maildir"
@@ -20,6 +20,12 @@ trap 'kill $relay $sink 2>/dev/null; wait $relay $sink 2>/dev/null' EXIT INT TER
 for _ in $(seq 50); do
   (exec 3<>/dev/tcp/127.0.0.1/2525) 2>/dev/null && break
   sleep 0.1
+done
+for pid in $sink $relay; do
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "demo: a process failed to start (is port 2525 or 2526 already in use?)" >&2
+    exit 1
+  fi
 done
 swaks --silent 1 --server 127.0.0.1:2525 --from app@example.test --to someone@example.test \
   --header "Subject: relayguard demo" --body "Hello from relayguard." || true
