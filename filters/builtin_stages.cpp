@@ -1,5 +1,6 @@
 // builtin_stages: the one list of every stage type this build has. A new stage is a folder
 // under filters/ plus one line here; nothing in the SMTP code changes.
+#include "filters/antivirus/antivirus_stage.hpp"
 #include "filters/attachments/attachments_stage.hpp"
 #include "filters/content/content_stage.hpp"
 #include "filters/registry.hpp"
@@ -8,6 +9,7 @@
 namespace relayguard::filters {
 
 void registerBuiltinStages(StageRegistry& registry) {
+  registry.add("antivirus", &AntivirusStage::create);
   registry.add("attachments", &AttachmentsStage::create);
   registry.add("urls", &UrlsStage::create);
   registry.add("content", &ContentStage::create);

@@ -36,6 +36,7 @@ int runApp(int argc, char** argv) {
   addQueueCommand(app, global, run);
   addSinkCommand(app, global, run);
   addRulesCommand(app, global, run);
+  addAuditCommand(app, global, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

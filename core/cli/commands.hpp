@@ -22,6 +22,7 @@ void addCheckCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addQueueCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addSinkCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addRulesCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
+void addAuditCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 
 // Sets up the stderr logger (UTC timestamps, one line per event).
 void setUpLogging(const std::string& level);

@@ -3,10 +3,12 @@
 
 #include <algorithm>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/config/toml_reader.hpp"
 #include "core/message/address.hpp"
+#include "core/util/durable_file.hpp"
 #include "core/util/strings.hpp"
 
 namespace relayguard {
@@ -207,6 +209,30 @@ void loadDns(Config& cfg, TomlReader& top) {
   r.finish();
 }
 
+void loadAudit(Config& cfg, TomlReader& top, const std::filesystem::path& base) {
+  const toml::table* t = top.table("audit");
+  if (t == nullptr) {
+    return;
+  }
+  TomlReader r(*t, cfg.file);
+  if (auto key = r.string("key_file")) {
+    cfg.audit.key_file = resolve(base, *key);
+  }
+  if (auto v = r.size("max_file_size")) {
+    if (*v < 4096) {
+      r.fail("max_file_size", "must be at least 4K");
+    }
+    cfg.audit.max_file_size = *v;
+  }
+  if (auto v = r.duration("anchor_interval")) {
+    if (v->count() == 0) {
+      r.fail("anchor_interval", "must be positive");
+    }
+    cfg.audit.anchor_interval = *v;
+  }
+  r.finish();
+}
+
 void loadTls(Config& cfg, TomlReader& top, const std::filesystem::path& base) {
   const toml::table* t = top.table("tls");
   if (t == nullptr) {
@@ -261,6 +287,37 @@ std::chrono::seconds DeliveryConfig::retryDelay(std::size_t attempts) const {
   return retry[i];
 }
 
+std::optional<std::string> AuditConfig::loadKey(const std::filesystem::path& spool_dir) const {
+  if (key_file.empty()) {
+    return std::nullopt;
+  }
+  const SourcePosition where{key_file};
+  const auto spool = std::filesystem::weakly_canonical(spool_dir).string() + "/";
+  if (std::filesystem::weakly_canonical(key_file).string().starts_with(spool)) {
+    throw ConfigError(where, "the audit key must not live in the spool it authenticates");
+  }
+  struct stat st {};
+  if (::stat(key_file.c_str(), &st) != 0) {
+    throw ConfigError(where, "cannot read the audit key file");
+  }
+  if ((st.st_mode & 077) != 0) {
+    throw ConfigError(where, "the audit key file is readable by group or others (chmod 600)");
+  }
+  std::string key;
+  try {
+    key = readFile(key_file);
+  } catch (const IoError& e) {
+    throw ConfigError(where, e.what());
+  }
+  if (!key.empty() && key.back() == '\n') {
+    key.pop_back();
+  }
+  if (key.size() < 16) {
+    throw ConfigError(where, "the audit key must be at least 16 bytes");
+  }
+  return key;
+}
+
 const RouteConfig* Config::routeFor(std::string_view domain) const {
   const std::string lower = toLower(domain);
   for (const auto& r : routes) {
@@ -295,6 +352,7 @@ Config Config::load(const std::filesystem::path& file) {
   loadRoutes(cfg, top, base);
   loadDelivery(cfg, top);
   loadDns(cfg, top);
+  loadAudit(cfg, top, base);
   top.finish();
 
   for (const auto& l : cfg.listeners) {

@@ -77,6 +77,15 @@ struct DeliveryConfig {
   std::chrono::seconds retryDelay(std::size_t attempts) const;
 };
 
+struct AuditConfig {
+  std::filesystem::path key_file;  // anchor key, kept outside the spool; empty: no anchors
+  std::uint64_t max_file_size = 64ULL << 20;
+  std::chrono::seconds anchor_interval{60};
+  // Reads the key (one trailing newline stripped). Throws ConfigError if it is missing, empty,
+  // readable by group or others, or inside the spool.
+  std::optional<std::string> loadKey(const std::filesystem::path& spool_dir) const;
+};
+
 struct DnsConfig {
   std::vector<net::Endpoint> servers;
 };
@@ -93,6 +102,7 @@ struct Config {
   std::vector<RouteConfig> routes;
   DeliveryConfig delivery;
   DnsConfig dns;
+  AuditConfig audit;
 
   // The first route whose domains match, or nullptr.
   const RouteConfig* routeFor(std::string_view domain) const;

@@ -33,6 +33,19 @@ ClientSettings clientSettings(const Config& config) {
   return s;
 }
 
+nlohmann::json deliveryEvent(const queue::QueuedMessage& m, const queue::RecipientState& r,
+                             std::string_view result) {
+  return {{"time", rfc3339(std::chrono::system_clock::now())},
+          {"event", "delivery"},
+          {"queue_id", m.id.str()},
+          {"mail_from", m.envelope.mail_from.str()},
+          {"rcpt", r.address.str()},
+          {"result", result},
+          {"reply", r.last_reply},
+          {"relay", r.remote},
+          {"attempt", m.attempts + 1}};
+}
+
 std::string recipientList(const queue::QueuedMessage& m, const std::vector<std::size_t>& idx) {
   std::string out;
   for (std::size_t i : idx) {
@@ -44,10 +57,11 @@ std::string recipientList(const queue::QueuedMessage& m, const std::vector<std::
 }  // namespace
 
 Scheduler::Scheduler(asio::io_context& io, const Config& config, queue::Spool& spool,
-                     asio::thread_pool& blocking)
+                     AuditLog& audit, asio::thread_pool& blocking)
     : io_(io),
       config_(config),
       spool_(spool),
+      audit_(audit),
       blocking_(blocking),
       strand_(asio::make_strand(io)),
       client_(std::make_unique<SmtpClient>(strand_, clientSettings(config))),
@@ -207,6 +221,7 @@ asio::awaitable<void> Scheduler::deliver(queue::QueueId id, std::set<std::size_t
   spdlog::debug("attempt id={} pending={} attempts={}", id.str(), message.pendingCount(),
                 message.attempts);
   bool done = false;
+  std::vector<nlohmann::json> events;
   try {
     const std::string data =
         co_await runBlocking(blocking_, [this, &id] { return spool_.readMessage(id); });
@@ -225,10 +240,11 @@ asio::awaitable<void> Scheduler::deliver(queue::QueueId id, std::set<std::size_t
           auto& r = message.recipients[i];
           r.status = queue::RecipientStatus::kFailed;
           r.last_reply = "550 5.4.4 No route configured for domain " + r.address.domain();
+          events.push_back(deliveryEvent(message, r, "failed"));
         }
         continue;
       }
-      co_await deliverGroup(message, data, config_.routes[route_index], rcpts);
+      co_await deliverGroup(message, data, config_.routes[route_index], rcpts, events);
     }
     ++message.attempts;
     const auto now = std::chrono::system_clock::now();
@@ -239,14 +255,16 @@ asio::awaitable<void> Scheduler::deliver(queue::QueueId id, std::set<std::size_t
           r.last_reply = "expired after " + std::to_string(message.attempts) +
                          " attempt(s); last error: " +
                          (r.last_reply.empty() ? message.last_error : r.last_reply);
+          events.push_back(deliveryEvent(message, r, "expired"));
         }
       }
       spdlog::warn("expired id={} age exceeds max_age", id.str());
     }
-    co_await bounce(message, data);
+    co_await bounce(message, data, events);
     done = message.pendingCount() == 0;
     message.next_attempt = now + config_.delivery.retryDelay(message.attempts);
     co_await persist(message, done);
+    co_await audit(events);
   } catch (const std::exception& e) {
     // The spool could not be read or written (deleted underneath us, disk trouble): keep the
     // message as it was and try again later.
@@ -275,13 +293,15 @@ asio::awaitable<void> Scheduler::deliver(queue::QueueId id, std::set<std::size_t
 
 asio::awaitable<void> Scheduler::deliverGroup(queue::QueuedMessage& message,
                                               const std::string& data, const RouteConfig& route,
-                                              const std::vector<std::size_t>& rcpts) {
+                                              const std::vector<std::size_t>& rcpts,
+                                              std::vector<nlohmann::json>& events) {
   const std::string who = recipientList(message, rcpts);
   if (route.smart_hosts.empty()) {
     const std::string err = "451 4.4.3 " + route.name() +
                             " has no smart_hosts and MX delivery is not available in this build";
     for (std::size_t i : rcpts) {
       message.recipients[i].last_reply = err;
+      events.push_back(deliveryEvent(message, message.recipients[i], "deferred"));
     }
     message.last_error = err;
     spdlog::warn("deferred id={} to={} reply=\"{}\"", message.id.str(), who, err);
@@ -313,6 +333,10 @@ asio::awaitable<void> Scheduler::deliverGroup(queue::QueuedMessage& message,
                                   : smtp::Reply{451, "4.3.0", "no reply for this recipient"};
     r.last_reply = reply.oneLine();
     r.remote = result.remote;
+    events.push_back(deliveryEvent(message, r,
+                                   reply.positive()    ? "delivered"
+                                   : reply.permanent() ? "failed"
+                                                       : "deferred"));
     if (reply.positive()) {
       r.status = queue::RecipientStatus::kDelivered;
       spdlog::info("delivered id={} to={} relay={} reply=\"{}\"", message.id.str(),
@@ -329,7 +353,8 @@ asio::awaitable<void> Scheduler::deliverGroup(queue::QueuedMessage& message,
   }
 }
 
-asio::awaitable<void> Scheduler::bounce(queue::QueuedMessage& message, const std::string& data) {
+asio::awaitable<void> Scheduler::bounce(queue::QueuedMessage& message, const std::string& data,
+                                        std::vector<nlohmann::json>& events) {
   std::vector<BouncedRecipient> failed;
   for (auto& r : message.recipients) {
     if (r.status == queue::RecipientStatus::kFailed && !r.bounced) {
@@ -340,7 +365,17 @@ asio::awaitable<void> Scheduler::bounce(queue::QueuedMessage& message, const std
   if (failed.empty()) {
     co_return;
   }
+  nlohmann::json failed_rcpts = nlohmann::json::array();
+  for (const auto& f : failed) {
+    failed_rcpts.push_back(f.address.str());
+  }
+  nlohmann::json event = {{"time", rfc3339(std::chrono::system_clock::now())},
+                          {"event", "bounce"},
+                          {"queue_id", message.id.str()},
+                          {"mail_from", message.envelope.mail_from.str()},
+                          {"rcpt_to", failed_rcpts}};
   if (message.envelope.mail_from.isNull()) {
+    event["dropped"] = true;
     // Never bounce a bounce (RFC 5321 6.1, 3.6.3): log and drop.
     spdlog::warn("dropped id={}: {} recipient(s) failed and the sender is null", message.id.str(),
                  failed.size());
@@ -363,14 +398,28 @@ asio::awaitable<void> Scheduler::bounce(queue::QueuedMessage& message, const std
     const std::string dsn = buildDsn(in);
     auto record = queue::QueuedMessage::fromEnvelope(dsn_id, env, dsn.size());
     co_await runBlocking(blocking_, [this, &record, &dsn] { spool_.commit(record, dsn); });
+    event["dsn_queue_id"] = dsn_id.str();
     spdlog::info("bounce id={} for id={} to={}", dsn_id.str(), message.id.str(),
                  message.envelope.mail_from.bracketed());
     add(std::move(record));
   }
+  events.push_back(std::move(event));
   for (auto& r : message.recipients) {
     if (r.status == queue::RecipientStatus::kFailed) {
       r.bounced = true;
     }
+  }
+}
+
+asio::awaitable<void> Scheduler::audit(std::vector<nlohmann::json>& events) {
+  try {
+    co_await runBlocking(blocking_, [this, &events] {
+      for (auto& e : events) {
+        audit_.append(std::move(e));
+      }
+    });
+  } catch (const std::exception& e) {
+    spdlog::error("cannot write delivery events to the audit log: {}", e.what());
   }
 }
 

@@ -23,6 +23,7 @@
 #include <asio/system_timer.hpp>
 #include <asio/thread_pool.hpp>
 
+#include "core/audit/audit_log.hpp"
 #include "core/config/config.hpp"
 #include "core/delivery/smtp_client.hpp"
 #include "core/queue/spool.hpp"
@@ -33,7 +34,7 @@ class Scheduler {
  public:
   enum class RemoveResult { kRemoved, kNotFound, kBusy };
 
-  Scheduler(asio::io_context& io, const Config& config, queue::Spool& spool,
+  Scheduler(asio::io_context& io, const Config& config, queue::Spool& spool, AuditLog& audit,
             asio::thread_pool& blocking);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
@@ -70,13 +71,19 @@ class Scheduler {
   asio::awaitable<void> deliver(queue::QueueId id, std::set<std::size_t> routes);
   asio::awaitable<void> deliverGroup(queue::QueuedMessage& message, const std::string& data,
                                      const RouteConfig& route,
-                                     const std::vector<std::size_t>& rcpts);
-  asio::awaitable<void> bounce(queue::QueuedMessage& message, const std::string& data);
+                                     const std::vector<std::size_t>& rcpts,
+                                     std::vector<nlohmann::json>& events);
+  asio::awaitable<void> bounce(queue::QueuedMessage& message, const std::string& data,
+                               std::vector<nlohmann::json>& events);
   asio::awaitable<void> persist(const queue::QueuedMessage& message, bool done);
+  // Appends delivery and bounce events to the audit log (logged, not fatal, on failure:
+  // what happened on the wire cannot be undone).
+  asio::awaitable<void> audit(std::vector<nlohmann::json>& events);
 
   asio::io_context& io_;
   const Config& config_;
   queue::Spool& spool_;
+  AuditLog& audit_;
   asio::thread_pool& blocking_;
   Strand strand_;
   std::unique_ptr<SmtpClient> client_;

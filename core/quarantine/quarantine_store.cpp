@@ -33,6 +33,13 @@ void QuarantineStore::store(const std::string& id, std::string_view message,
   commitFiles(tmp_, dir_, {{id + ".msg", message}, {id + ".json", json}});
 }
 
+bool QuarantineStore::remove(const std::string& id) {
+  std::error_code ec;
+  const bool had = std::filesystem::remove(dir_ / (id + ".json"), ec);
+  std::filesystem::remove(dir_ / (id + ".msg"), ec);
+  return had;
+}
+
 std::optional<nlohmann::json> QuarantineStore::record(const std::string& id) const {
   std::error_code ec;
   if (!std::filesystem::exists(dir_ / (id + ".json"), ec)) {

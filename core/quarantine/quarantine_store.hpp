@@ -21,6 +21,8 @@ class QuarantineStore {
 
   // Throws IoError (diskFull() for ENOSPC); leaves nothing behind on failure.
   void store(const std::string& id, std::string_view message, const nlohmann::json& record);
+  // Removes a stored message (record first); false if it was not there.
+  bool remove(const std::string& id);
   std::optional<nlohmann::json> record(const std::string& id) const;
   std::string message(const std::string& id) const;
   std::vector<std::string> ids() const;

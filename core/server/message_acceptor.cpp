@@ -14,6 +14,9 @@ namespace {
 // Postfix's hopcount_limit: a message that has passed this many relays is looping.
 constexpr std::size_t kMaxHops = 50;
 
+// The answer when a verdict cannot be recorded: nothing is kept, the client tries again.
+const smtp::Reply kUnrecorded{451, "4.3.0", "Local error in processing, try again later"};
+
 smtp::Reply storageFailure(const IoError& e, const Envelope& envelope) {
   spdlog::error("cannot store message from client={}: {}", envelope.client_ip, e.what());
   if (e.diskFull()) {
@@ -53,13 +56,25 @@ std::string receivedHeader(const Envelope& env, const std::string& hostname,
 
 MessageAcceptor::MessageAcceptor(const Config& config, queue::Spool& spool,
                                  QuarantineStore& quarantine, const PipelineSlot& pipeline,
-                                 asio::thread_pool& blocking, QueuedCallback on_queued)
+                                 AuditLog& audit, asio::thread_pool& blocking,
+                                 QueuedCallback on_queued)
     : config_(config),
       spool_(spool),
       quarantine_(quarantine),
       pipeline_(pipeline),
+      audit_(audit),
       blocking_(blocking),
       on_queued_(std::move(on_queued)) {}
+
+asio::awaitable<bool> MessageAcceptor::audited(const nlohmann::json& record) {
+  try {
+    co_await runBlocking(blocking_, [this, &record] { audit_.append(record); });
+    co_return true;
+  } catch (const std::exception& e) {
+    spdlog::error("cannot write the audit log: {}", e.what());
+    co_return false;
+  }
+}
 
 asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& envelope,
                                                             const std::string& message) {
@@ -79,15 +94,16 @@ asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& enve
   spdlog::info("verdict {}", record.dump());
 
   const std::string rule = decidedBy(verdict);
-  switch (verdict.action) {
-    case filters::Action::kReject:
+
+  if (verdict.action == filters::Action::kReject || verdict.action == filters::Action::kTempfail) {
+    const bool recorded = co_await audited(record);
+    if (!recorded) {
+      co_return kUnrecorded;
+    }
+    if (verdict.action == filters::Action::kReject) {
       co_return smtp::Reply{550, "5.7.1", "Message rejected by policy (" + rule + ")"};
-    case filters::Action::kTempfail:
-      co_return smtp::Reply{451, "4.7.1", "Message deferred by policy, try again later"};
-    case filters::Action::kQuarantine:
-    case filters::Action::kTag:
-    case filters::Action::kAccept:
-      break;
+    }
+    co_return smtp::Reply{451, "4.7.1", "Message deferred by policy, try again later"};
   }
 
   std::string data = receivedHeader(envelope, config_.hostname, id.str());
@@ -99,22 +115,48 @@ asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& enve
     stored["subject"] = firstHeaderValue(message, "Subject");
     stored["helo"] = envelope.helo;
     stored["size"] = data.size();
-    try {
-      co_await runBlocking(
-          blocking_, [this, &id, &data, &stored] { quarantine_.store(id.str(), data, stored); });
-    } catch (const IoError& e) {
-      co_return storageFailure(e, envelope);
+    const smtp::Reply reply = co_await quarantine(id, envelope, data, stored);
+    if (reply.positive()) {
+      spdlog::warn("quarantined id={} client={} from={} rule={}", id.str(), envelope.client_ip,
+                   envelope.mail_from.bracketed(), rule);
     }
-    spdlog::warn("quarantined id={} client={} from={} rule={}", id.str(), envelope.client_ip,
-                 envelope.mail_from.bracketed(), rule);
-    co_return smtp::Reply{250, "2.0.0", "Ok: queued as " + id.str()};
+    co_return reply;
   }
+  co_return co_await enqueue(id, envelope, data, record);
+}
 
+asio::awaitable<smtp::Reply> MessageAcceptor::quarantine(const queue::QueueId& id,
+                                                         const Envelope& envelope,
+                                                         const std::string& data,
+                                                         const nlohmann::json& stored) {
+  try {
+    co_await runBlocking(
+        blocking_, [this, &id, &data, &stored] { quarantine_.store(id.str(), data, stored); });
+  } catch (const IoError& e) {
+    co_return storageFailure(e, envelope);
+  }
+  const bool recorded = co_await audited(stored);
+  if (!recorded) {
+    co_await runBlocking(blocking_, [this, &id] { return quarantine_.remove(id.str()); });
+    co_return kUnrecorded;
+  }
+  co_return smtp::Reply{250, "2.0.0", "Ok: queued as " + id.str()};
+}
+
+asio::awaitable<smtp::Reply> MessageAcceptor::enqueue(const queue::QueueId& id,
+                                                      const Envelope& envelope,
+                                                      const std::string& data,
+                                                      const nlohmann::json& record) {
   auto queued = queue::QueuedMessage::fromEnvelope(id, envelope, data.size());
   try {
     co_await runBlocking(blocking_, [this, &queued, &data] { spool_.commit(queued, data); });
   } catch (const IoError& e) {
     co_return storageFailure(e, envelope);
+  }
+  const bool recorded = co_await audited(record);
+  if (!recorded) {
+    co_await runBlocking(blocking_, [this, &id] { return spool_.remove(id); });
+    co_return kUnrecorded;
   }
   std::string rcpts;
   for (const auto& r : envelope.rcpt_to) {

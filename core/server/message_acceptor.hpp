@@ -6,8 +6,9 @@
 //      quarantine → stored in the quarantine area, tag/accept → the stages' header fields are
 //      added and the message is queued;
 //   4. only a message that is durably on disk (queue or quarantine) gets 250 with its queue id;
-//      a failed write answers 451 (452 when the disk is full) and nothing is kept.
-// Every verdict produces one verdict record (audit/verdict_record.hpp), logged as one line.
+//      a failed write answers 451 (452 when the disk is full) and nothing is kept;
+//   5. every verdict (rejects too) is appended to the audit log before the reply; if it cannot
+//      be recorded, the message is not kept and the client gets 451.
 #pragma once
 
 #include <atomic>
@@ -16,6 +17,7 @@
 
 #include <asio/thread_pool.hpp>
 
+#include "core/audit/audit_log.hpp"
 #include "core/config/config.hpp"
 #include "core/quarantine/quarantine_store.hpp"
 #include "core/queue/spool.hpp"
@@ -34,17 +36,26 @@ class MessageAcceptor : public smtp::MessageHandler {
  public:
   using QueuedCallback = std::function<void(queue::QueuedMessage)>;
   MessageAcceptor(const Config& config, queue::Spool& spool, QuarantineStore& quarantine,
-                  const PipelineSlot& pipeline, asio::thread_pool& blocking,
+                  const PipelineSlot& pipeline, AuditLog& audit, asio::thread_pool& blocking,
                   QueuedCallback on_queued);
 
   asio::awaitable<smtp::Reply> handleMessage(const Envelope& envelope,
                                              const std::string& message) override;
 
  private:
+  // Records the verdict durably; false (and a log line) when the audit log cannot be written.
+  asio::awaitable<bool> audited(const nlohmann::json& record);
+  // Store in the quarantine area / the delivery queue, record the verdict, answer.
+  asio::awaitable<smtp::Reply> quarantine(const queue::QueueId& id, const Envelope& envelope,
+                                          const std::string& data, const nlohmann::json& stored);
+  asio::awaitable<smtp::Reply> enqueue(const queue::QueueId& id, const Envelope& envelope,
+                                       const std::string& data, const nlohmann::json& record);
+
   const Config& config_;
   queue::Spool& spool_;
   QuarantineStore& quarantine_;
   const PipelineSlot& pipeline_;
+  AuditLog& audit_;
   asio::thread_pool& blocking_;
   QueuedCallback on_queued_;
 };

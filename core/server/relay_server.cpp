@@ -18,6 +18,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "core/audit/audit_log.hpp"
 #include "core/delivery/scheduler.hpp"
 #include "core/quarantine/quarantine_store.hpp"
 #include "core/queue/spool.hpp"
@@ -91,12 +92,40 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
     PipelineSlot pipeline(filters::Pipeline::load(config.rules_dir));
     logPipeline(*pipeline.load(), "rules loaded");
 
+    AuditOptions audit_options;
+    audit_options.dir = config.spool_dir / "audit";
+    audit_options.max_file_bytes = config.audit.max_file_size;
+    audit_options.anchor_key = config.audit.loadKey(config.spool_dir);
+    audit_options.anchor_interval = config.audit.anchor_interval;
+    AuditLog audit(audit_options);
+
     asio::io_context io;
     asio::thread_pool blocking(4);
-    delivery::Scheduler scheduler(io, config, spool, blocking);
+    delivery::Scheduler scheduler(io, config, spool, audit, blocking);
     MessageAcceptor acceptor(
-        config, spool, quarantine, pipeline, blocking,
+        config, spool, quarantine, pipeline, audit, blocking,
         [&scheduler](queue::QueuedMessage m) { scheduler.enqueue(std::move(m)); });
+    // Keyed anchors also when idle, so a log that stops early shows as a stale last anchor.
+    asio::steady_timer anchor_timer(io);
+    std::function<void()> schedule_anchor = [&] {
+      anchor_timer.expires_after(config.audit.anchor_interval);
+      anchor_timer.async_wait([&](const std::error_code& ec) {
+        if (ec) {
+          return;
+        }
+        asio::post(blocking, [&audit] {
+          try {
+            audit.anchor();
+          } catch (const std::exception& e) {
+            spdlog::error("cannot write an audit anchor: {}", e.what());
+          }
+        });
+        schedule_anchor();
+      });
+    };
+    if (audit_options.anchor_key) {
+      schedule_anchor();
+    }
     ConnectionLimiter limiter(config.limits.max_connections, config.limits.max_connections_per_ip);
 
     std::vector<std::unique_ptr<smtp::Listener>> listeners;
@@ -188,6 +217,7 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
               co_await scheduler.stop(std::chrono::duration_cast<std::chrono::seconds>(
                   std::max(left, std::chrono::steady_clock::duration(std::chrono::seconds(1)))));
               signals.cancel();
+              anchor_timer.cancel();
               io.stop();
             },
             asio::detached);

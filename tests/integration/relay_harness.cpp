@@ -129,6 +129,9 @@ Relay::Relay(std::filesystem::path folder, RelayOptions options)
   for (const auto& line : options_.delivery) {
     c << line << "\n";
   }
+  for (const auto& line : options_.extra_config) {
+    c << line << "\n";
+  }
   std::ofstream out(config_file_, std::ios::binary | std::ios::trunc);
   out << c.str();
   out.close();

@@ -55,8 +55,9 @@ struct RelayOptions {
   std::vector<std::string> delivery = {  // "key = value" lines for [delivery]
       "retry = [\"1s\"]", "max_age = \"1d\"", "connect_timeout = \"2s\"",
       "command_timeout = \"5s\"", "idle_reuse = \"1s\""};
-  std::filesystem::path spool_dir;      // empty: <folder>/spool
-  std::vector<std::string> serve_args;  // extra arguments to `serve`
+  std::filesystem::path spool_dir;        // empty: <folder>/spool
+  std::vector<std::string> serve_args;    // extra arguments to `serve`
+  std::vector<std::string> extra_config;  // lines appended to the config (e.g. an [audit] table)
 };
 
 // One relay: <folder>/relayguard.toml, <folder>/rules, <folder>/spool, <folder>/relay.log.

@@ -1,5 +1,6 @@
 // sample_rules_test: the shipped samples/rules directory against the .eml fixtures, one
-// behaviour per message: what a security team adopting the samples gets.
+// behaviour per message: what a security team adopting the samples gets (the antivirus stage
+// with the test signature database in samples/clamav).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -25,7 +26,7 @@ class SampleRules : public ::testing::Test {
 std::shared_ptr<const Pipeline> SampleRules::pipeline_;
 
 TEST_F(SampleRules, LoadsAllStagesWithoutWarnings) {
-  EXPECT_THAT(pipeline_->stageNames(), ElementsAre("attachments", "urls", "content"));
+  EXPECT_THAT(pipeline_->stageNames(), ElementsAre("antivirus", "attachments", "urls", "content"));
   EXPECT_TRUE(pipeline_->warnings().empty());
   EXPECT_GE(pipeline_->rules().rules().size(), 10U);
 }
@@ -34,7 +35,7 @@ TEST_F(SampleRules, CleanMessageIsAccepted) {
   const auto v = run("clean.eml");
   EXPECT_EQ(v.action, Action::kAccept);
   EXPECT_TRUE(v.add_headers.empty());
-  ASSERT_EQ(v.stages.size(), 3U);
+  ASSERT_EQ(v.stages.size(), 4U);
   for (const auto& s : v.stages) {
     EXPECT_TRUE(s.findings.empty()) << s.stage;
   }
@@ -50,7 +51,7 @@ TEST_F(SampleRules, EncodedDoubleExtensionIsRejected) {
   const auto v = run("double_extension_rfc2047.eml");
   EXPECT_EQ(v.action, Action::kReject);
   EXPECT_THAT(rulesWith(v, Action::kReject), ElementsAre("att-double-extension"));
-  EXPECT_EQ(v.stages.size(), 1U) << "a reject ends the run";
+  EXPECT_EQ(v.stages.size(), 2U) << "a reject ends the run (antivirus ran first)";
 }
 
 TEST_F(SampleRules, Rfc2231MacroWorkbookIsQuarantined) {
@@ -95,6 +96,21 @@ TEST_F(SampleRules, Base64BodyAskingForNewBankDetailsIsTagged) {
   const auto v = run("payment_change.eml");
   EXPECT_EQ(v.action, Action::kTag);
   EXPECT_THAT(rulesWith(v, Action::kTag), ElementsAre("content-payment-change"));
+}
+
+TEST_F(SampleRules, EicarIsQuarantinedWithTheVirusName) {
+  // The EICAR test string, assembled here so that the repository never holds it.
+  const std::string eicar =
+      std::string("X5O!P%@AP[4\\PZX54(P^)7CC)7}$") + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+  const auto v = test::runPipeline(
+      *pipeline_,
+      "From: a@example.test\r\nTo: b@example.test\r\nSubject: test\r\n\r\n" + eicar + "\r\n");
+  EXPECT_EQ(v.action, Action::kQuarantine);
+  ASSERT_FALSE(v.stages.empty());
+  EXPECT_EQ(v.stages[0].stage, "antivirus");
+  ASSERT_EQ(v.stages[0].findings.size(), 1U);
+  EXPECT_EQ(v.stages[0].findings[0].detail, "Relayguard.Test.EICAR.UNOFFICIAL");
+  EXPECT_EQ(v.stages[0].findings[0].action, Action::kQuarantine);
 }
 
 }  // namespace

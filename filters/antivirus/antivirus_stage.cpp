@@ -1,0 +1,204 @@
+// antivirus_stage: ClamAV scanning and signature reloads (see antivirus_stage.hpp).
+#include "filters/antivirus/antivirus_stage.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <asio/post.hpp>
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
+
+#include "core/util/blocking.hpp"
+
+namespace relayguard::filters {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// What identifies one version of a database directory: every file's name, size and mtime.
+struct DbFile {
+  std::string name;
+  std::uintmax_t size = 0;
+  std::filesystem::file_time_type mtime;
+  bool operator==(const DbFile& o) const {
+    return std::tie(name, size, mtime) == std::tie(o.name, o.size, o.mtime);
+  }
+};
+using DbSnapshot = std::vector<DbFile>;
+
+DbSnapshot snapshot(const std::filesystem::path& dir) {
+  DbSnapshot out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::error_code fec;
+    DbFile f;
+    f.name = entry.path().filename().string();
+    f.size = entry.is_regular_file(fec) ? entry.file_size(fec) : 0;
+    f.mtime = entry.last_write_time(fec);
+    out.push_back(std::move(f));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const DbFile& a, const DbFile& b) { return a.name < b.name; });
+  return out;
+}
+
+std::filesystem::path makeTempDir() {
+  std::string pattern =
+      (std::filesystem::temp_directory_path() / "relayguard-clamav-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    throw std::runtime_error("cannot create a temporary directory " + pattern);
+  }
+  return pattern;
+}
+
+}  // namespace
+
+// Everything a scan or a background reload needs; shared so that a reload still running when
+// the stage is destroyed (after a SIGHUP) finishes safely.
+struct AntivirusStage::State : std::enable_shared_from_this<State> {
+  explicit State(Options o) : options_(std::move(o)), tmpdir_(makeTempDir()) {
+    try {
+      seen_ = snapshot(options_.database);
+      engine_.store(
+          std::make_shared<const ClamEngine>(options_.database, options_.limits, tmpdir_));
+    } catch (...) {
+      removeTempDir();
+      throw;
+    }
+    next_check_.store((Clock::now() + options_.reload_interval).time_since_epoch().count());
+  }
+  ~State() { removeTempDir(); }
+
+  void removeTempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(tmpdir_, ec);
+  }
+
+  // Called at the start of every scan: at most once per interval, and never twice at a time,
+  // posts a check of the database directory to the pool. The scan itself does not wait.
+  void maybeReload(asio::thread_pool& pool) {
+    const auto now = Clock::now();
+    if (now.time_since_epoch().count() < next_check_.load()) {
+      return;
+    }
+    if (reloading_.exchange(true)) {
+      return;
+    }
+    next_check_.store((now + options_.reload_interval).time_since_epoch().count());
+    asio::post(pool, [self = shared_from_this()] {
+      self->reloadIfChanged();
+      self->next_check_.store(
+          (Clock::now() + self->options_.reload_interval).time_since_epoch().count());
+      self->reloading_.store(false);
+    });
+  }
+
+  void reloadIfChanged() {
+    try {
+      DbSnapshot now = snapshot(options_.database);
+      if (now == seen_) {
+        return;
+      }
+      seen_ = std::move(now);  // a broken version is reported once, not at every interval
+      auto fresh = std::make_shared<const ClamEngine>(options_.database, options_.limits, tmpdir_);
+      const unsigned count = fresh->signatures();
+      engine_.store(std::move(fresh));
+      spdlog::info("antivirus: reloaded {} signatures from {}", count, options_.database.string());
+    } catch (const std::exception& e) {
+      spdlog::error("antivirus: reloading {} failed, the signatures in force stay: {}",
+                    options_.database.string(), e.what());
+    }
+  }
+
+  const Options options_;
+  const std::filesystem::path tmpdir_;
+  std::atomic<std::shared_ptr<const ClamEngine>> engine_;
+  std::atomic<Clock::rep> next_check_{0};
+  std::atomic<bool> reloading_{false};
+  DbSnapshot seen_;  // only touched by the constructor and by the one reload in progress
+};
+
+AntivirusStage::AntivirusStage(Options options)
+    : state_(std::make_shared<State>(std::move(options))) {}
+
+AntivirusStage::~AntivirusStage() = default;
+
+unsigned AntivirusStage::signatures() const {
+  return state_->engine_.load()->signatures();
+}
+
+std::unique_ptr<Stage> AntivirusStage::create(StageConfig& config) {
+  TomlReader& t = config.table;
+  Options options;
+  std::filesystem::path db = t.requiredString("database");
+  options.database = db.is_absolute() ? db : config.rules_dir / db;
+  const auto on_virus = t.choice("on_virus", {"reject", "quarantine"});
+  options.on_virus = on_virus && *on_virus == "reject" ? Action::kReject : Action::kQuarantine;
+
+  constexpr std::uint64_t kMaxSize = 1ULL << 30;
+  const auto sizeKey = [&t](std::string_view key, std::uint64_t fallback) {
+    const std::uint64_t v = t.size(key).value_or(fallback);
+    if (v == 0 || v > kMaxSize) {
+      t.fail(key, "must be between 1 and 1G");
+    }
+    return v;
+  };
+  options.limits.max_scan_size = sizeKey("max_scan_size", options.limits.max_scan_size);
+  options.limits.max_file_size = sizeKey("max_file_size", options.limits.max_file_size);
+  if (options.limits.max_scan_size > options.limits.max_file_size) {
+    // With a larger scan size, ClamAV can skip a big file inside a small archive unnoticed.
+    t.fail("max_scan_size", "must not be larger than max_file_size");
+  }
+  options.limits.max_recursion = static_cast<std::uint32_t>(
+      t.integer("max_recursion", 1, 64).value_or(options.limits.max_recursion));
+  options.limits.max_files = static_cast<std::uint32_t>(
+      t.integer("max_files", 1, 1000000).value_or(options.limits.max_files));
+  if (const auto d = t.duration("max_scan_time")) {
+    if (d->count() <= 0 || *d > std::chrono::hours(1)) {
+      t.fail("max_scan_time", "must be between 1s and 1h");
+    }
+    options.limits.max_scan_time = *d;
+  }
+  if (const auto d = t.duration("reload_interval")) {
+    if (d->count() <= 0) {
+      t.fail("reload_interval", "must be at least 1s");
+    }
+    options.reload_interval = *d;
+  }
+
+  std::error_code ec;
+  if (!std::filesystem::is_directory(options.database, ec)) {
+    t.fail("database", "'" + options.database.string() + "' is not a directory");
+  }
+  try {
+    return std::make_unique<AntivirusStage>(std::move(options));
+  } catch (const std::runtime_error& e) {
+    t.fail("database", e.what());
+  }
+}
+
+asio::awaitable<StageResult> AntivirusStage::run(const MessageView& message,
+                                                 StageContext& ctx) const {
+  const std::shared_ptr<State> state = state_;
+  asio::thread_pool& pool = ctx.blocking;
+  const std::string_view raw = message.raw();
+  auto scan = [&state, &pool, raw] {
+    state->maybeReload(pool);
+    // A copy of the pointer: a swap during the scan leaves this engine alive until it ends.
+    const std::shared_ptr<const ClamEngine> engine = state->engine_.load();
+    return engine->scan(raw);
+  };
+  const ClamEngine::ScanResult result = co_await runBlocking(ctx.blocking, scan);
+  StageResult out;
+  if (result.infected) {
+    out.action = state->options_.on_virus;
+    out.findings.push_back(Finding{"antivirus", "", result.virus, state->options_.on_virus});
+  }
+  co_return out;
+}
+
+}  // namespace relayguard::filters

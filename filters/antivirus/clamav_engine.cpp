@@ -1,0 +1,120 @@
+// clamav_engine: loading, compiling and scanning with libclamav (see clamav_engine.hpp).
+#include "filters/antivirus/clamav_engine.hpp"
+
+#include <mutex>
+#include <stdexcept>
+
+#include <clamav.h>
+#include <spdlog/spdlog.h>
+
+namespace relayguard::filters {
+namespace {
+
+// libclamav's own messages go to our log; its errors explain why a database did not load.
+void logClamMessage(enum cl_msg severity, const char* /*fullmsg*/, const char* msg,
+                    void* /*context*/) {
+  std::string_view text(msg != nullptr ? msg : "");
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+    text.remove_suffix(1);
+  }
+  if (severity == CL_MSG_ERROR) {
+    spdlog::warn("clamav: {}", text);
+  } else if (severity == CL_MSG_WARN) {
+    spdlog::info("clamav: {}", text);
+  } else {
+    spdlog::debug("clamav: {}", text);
+  }
+}
+
+void initOnce() {
+  static std::once_flag once;
+  static cl_error_t result = CL_SUCCESS;
+  std::call_once(once, [] {
+    cl_set_clcb_msg(&logClamMessage);
+    result = cl_init(CL_INIT_DEFAULT);
+  });
+  if (result != CL_SUCCESS) {
+    throw std::runtime_error(std::string("cannot initialise libclamav: ") + cl_strerror(result));
+  }
+}
+
+void check(cl_error_t rc, const std::string& what) {
+  if (rc != CL_SUCCESS) {
+    throw std::runtime_error(what + ": " + cl_strerror(rc));
+  }
+}
+
+struct FmapClose {
+  void operator()(cl_fmap_t* map) const { cl_fmap_close(map); }
+};
+
+}  // namespace
+
+void ClamEngine::EngineFree::operator()(cl_engine* engine) const {
+  cl_engine_free(engine);
+}
+
+ClamEngine::ClamEngine(const std::filesystem::path& database, const ClamLimits& limits,
+                       const std::filesystem::path& tmpdir) {
+  initOnce();
+  engine_.reset(cl_engine_new());
+  if (!engine_) {
+    throw std::runtime_error("cannot create a ClamAV engine (out of memory?)");
+  }
+  cl_engine* e = engine_.get();
+  check(cl_engine_set_num(e, CL_ENGINE_MAX_SCANSIZE, static_cast<long long>(limits.max_scan_size)),
+        "max_scan_size");
+  check(cl_engine_set_num(e, CL_ENGINE_MAX_FILESIZE, static_cast<long long>(limits.max_file_size)),
+        "max_file_size");
+  check(cl_engine_set_num(e, CL_ENGINE_MAX_RECURSION, limits.max_recursion), "max_recursion");
+  check(cl_engine_set_num(e, CL_ENGINE_MAX_FILES, limits.max_files), "max_files");
+  check(cl_engine_set_num(e, CL_ENGINE_MAX_SCANTIME, limits.max_scan_time.count()),
+        "max_scan_time");
+  check(cl_engine_set_str(e, CL_ENGINE_TMPDIR, tmpdir.c_str()), "temporary directory");
+  unsigned signatures = 0;
+  const cl_error_t loaded = cl_load(database.c_str(), e, &signatures, CL_DB_STDOPT);
+  std::error_code ec;
+  if (loaded == CL_EOPEN && std::filesystem::is_directory(database, ec)) {
+    // What libclamav answers for a directory without any signature file in it.
+    throw std::runtime_error("no signatures in ClamAV database " + database.string() +
+                             " (no .cvd/.cld/.ndb/.hdb/... files; refusing to scan without "
+                             "signatures)");
+  }
+  check(loaded, "cannot load ClamAV database " + database.string());
+  if (signatures == 0) {
+    throw std::runtime_error("no signatures in ClamAV database " + database.string() +
+                             " (refusing to scan without signatures)");
+  }
+  check(cl_engine_compile(e), "cannot compile ClamAV database " + database.string());
+  signatures_ = signatures;
+}
+
+ClamEngine::~ClamEngine() = default;
+
+ClamEngine::ScanResult ClamEngine::scan(std::string_view data) const {
+  // cl_fmap_open_memory refuses an empty buffer; a zero-length buffer has nothing to scan.
+  const char* bytes = data.empty() ? "\n" : data.data();
+  const std::size_t length = data.empty() ? 1 : data.size();
+  std::unique_ptr<cl_fmap_t, FmapClose> map(cl_fmap_open_memory(bytes, length));
+  if (!map) {
+    throw std::runtime_error("ClamAV cannot map the message (out of memory?)");
+  }
+  cl_scan_options options{};
+  options.general = CL_SCAN_GENERAL_HEURISTICS;
+  options.parse = ~0U;
+  options.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX | CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE |
+                      CL_SCAN_HEURISTIC_ENCRYPTED_DOC;
+  const char* virus = nullptr;
+  unsigned long scanned = 0;
+  const cl_error_t rc =
+      cl_scanmap_callback(map.get(), "message", &virus, &scanned, engine_.get(), &options, nullptr);
+  if (rc == CL_CLEAN) {
+    return {};
+  }
+  if (rc == CL_VIRUS) {
+    return {true, virus != nullptr ? virus : "unnamed"};
+  }
+  throw std::runtime_error(std::string("ClamAV scan failed: ") + cl_strerror(rc));
+}
+
+}  // namespace relayguard::filters

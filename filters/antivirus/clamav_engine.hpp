@@ -1,0 +1,57 @@
+// clamav_engine: RAII wrapper around one compiled libclamav engine. Construction loads every
+// signature file of a database directory with explicit scan limits and compiles the engine;
+// afterwards the engine is read-only and scan() may be called from any number of threads.
+//
+// Scans run with heuristic alerts for exceeded limits and encrypted archives/documents, so that
+// whatever ClamAV could not fully inspect (a huge file inside a small zip, a password-protected
+// archive) is a finding rather than "clean".
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+struct cl_engine;
+
+namespace relayguard::filters {
+
+struct ClamLimits {
+  std::uint64_t max_scan_size = 100ULL << 20;  // bytes scanned per message, all parts together
+  std::uint64_t max_file_size = 100ULL << 20;  // largest single file (or part) scanned
+  std::uint32_t max_recursion = 16;            // container nesting depth
+  std::uint32_t max_files = 10000;             // files inside one container
+  std::chrono::milliseconds max_scan_time{std::chrono::minutes(2)};
+};
+
+class ClamEngine {
+ public:
+  struct ScanResult {
+    bool infected = false;
+    std::string virus;  // signature or heuristic name when infected
+  };
+
+  // Throws std::runtime_error (with ClamAV's error text) when the directory cannot be loaded,
+  // holds no signatures, or the engine does not compile.
+  ClamEngine(const std::filesystem::path& database, const ClamLimits& limits,
+             const std::filesystem::path& tmpdir);
+  ~ClamEngine();
+  ClamEngine(const ClamEngine&) = delete;
+  ClamEngine& operator=(const ClamEngine&) = delete;
+
+  unsigned signatures() const { return signatures_; }
+
+  // Scans `data` from memory. Throws std::runtime_error on any ClamAV error.
+  ScanResult scan(std::string_view data) const;
+
+ private:
+  struct EngineFree {
+    void operator()(cl_engine* engine) const;
+  };
+  std::unique_ptr<cl_engine, EngineFree> engine_;
+  unsigned signatures_ = 0;
+};
+
+}  // namespace relayguard::filters

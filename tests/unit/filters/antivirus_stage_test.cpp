@@ -1,0 +1,420 @@
+// antivirus_stage_test: the `antivirus` stage against a real libclamav engine and a signature
+// database written by each test: EICAR found plain, base64, quoted-printable, zipped and in an
+// attached message; limits exceeded are findings, never clean; on_virus; database errors at the
+// `database` key; signature reloads (new, broken) and scans from several threads during a swap.
+// The EICAR test string is assembled at run time so the repository never holds it.
+#include "filters/antivirus/antivirus_stage.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "filters/pipeline.hpp"
+#include "tests/unit/filters/run_pipeline.hpp"
+#include "tests/unit/temp_dir.hpp"
+
+namespace relayguard::filters {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+std::string eicar() {
+  return std::string("X5O!P%@AP[4\\PZX54(P^)7CC)7}$") + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+}
+
+const std::string kMarker = "RELAYGUARD-TEST-SECOND-MARKER";
+
+std::string hex(std::string_view s) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+std::string base64(std::string_view data) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t line = 0;
+  for (std::size_t i = 0; i < data.size(); i += 3) {
+    const std::uint32_t n =
+        (static_cast<unsigned char>(data[i]) << 16) |
+        (i + 1 < data.size() ? static_cast<unsigned char>(data[i + 1]) << 8 : 0) |
+        (i + 2 < data.size() ? static_cast<unsigned char>(data[i + 2]) : 0);
+    out += t[(n >> 18) & 63];
+    out += t[(n >> 12) & 63];
+    out += i + 1 < data.size() ? t[(n >> 6) & 63] : '=';
+    out += i + 2 < data.size() ? t[n & 63] : '=';
+    if (++line == 19) {
+      out += "\r\n";
+      line = 0;
+    }
+  }
+  return out + "\r\n";
+}
+
+// Every byte as =XX, with soft line breaks: nothing of the original is left readable.
+std::string quotedPrintable(std::string_view data) {
+  static const char* digits = "0123456789ABCDEF";
+  std::string out;
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    const auto c = static_cast<unsigned char>(data[i]);
+    out += '=';
+    out += digits[c >> 4];
+    out += digits[c & 15];
+    if (i % 20 == 19) {
+      out += "=\r\n";
+    }
+  }
+  return out + "\r\n";
+}
+
+// A zip holding one file, built in memory with libarchive.
+std::string makeZip(const std::string& name, const std::string& data, std::size_t capacity) {
+  std::string buffer(capacity, '\0');
+  std::size_t used = 0;
+  archive* a = archive_write_new();
+  archive_write_set_format_zip(a);
+  EXPECT_EQ(archive_write_open_memory(a, buffer.data(), buffer.size(), &used), ARCHIVE_OK);
+  archive_entry* entry = archive_entry_new();
+  archive_entry_set_pathname(entry, name.c_str());
+  archive_entry_set_size(entry, static_cast<la_int64_t>(data.size()));
+  archive_entry_set_filetype(entry, AE_IFREG);
+  archive_entry_set_perm(entry, 0644);
+  EXPECT_EQ(archive_write_header(a, entry), ARCHIVE_OK) << archive_error_string(a);
+  EXPECT_EQ(archive_write_data(a, data.data(), data.size()), static_cast<la_ssize_t>(data.size()));
+  archive_entry_free(entry);
+  EXPECT_EQ(archive_write_close(a), ARCHIVE_OK) << archive_error_string(a);
+  archive_write_free(a);
+  buffer.resize(used);
+  return buffer;
+}
+
+std::string plainMessage(const std::string& body) {
+  return "From: app@example.test\r\nTo: user@example.test\r\nSubject: test\r\n\r\n" + body + "\r\n";
+}
+
+// A multipart message whose second part carries `encoded` with the given headers.
+std::string multipart(const std::string& part_headers, const std::string& encoded) {
+  return "From: app@example.test\r\nTo: user@example.test\r\nSubject: attached\r\n"
+         "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+         "--b1\r\nContent-Type: text/plain\r\n\r\nsee attachment\r\n--b1\r\n" +
+         part_headers + "\r\n\r\n" + encoded + "--b1--\r\n";
+}
+
+std::string base64Attachment(const std::string& filename, const std::string& data) {
+  return multipart(
+      "Content-Type: application/octet-stream\r\nContent-Disposition: attachment; "
+      "filename=\"" +
+          filename + "\"\r\nContent-Transfer-Encoding: base64",
+      base64(data));
+}
+
+class AntivirusStageTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_.write("db/test.ndb", "Test.EICAR.NDB:0:*:" + hex(eicar()) + "\n"); }
+  void writePipeline(const std::string& extra) {
+    dir_.write("pipeline.toml", "[[stage]]\ntype = \"antivirus\"\n" + extra);
+  }
+  std::shared_ptr<const Pipeline> load(const std::string& extra = "database = \"db\"\n") {
+    writePipeline(extra);
+    return Pipeline::load(dir_.path());
+  }
+  std::string loadError(const std::string& extra) {
+    writePipeline(extra);
+    try {
+      Pipeline::load(dir_.path());
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "(no error)";
+  }
+  std::string at(int line, int col) {
+    return (dir_.path() / "pipeline.toml").string() + ":" + std::to_string(line) + ":" +
+           std::to_string(col) + ": ";
+  }
+  // The one antivirus finding's detail, or "" when there is none.
+  static std::string virus(const Verdict& v) {
+    for (const auto& s : v.stages) {
+      for (const auto& f : s.findings) {
+        if (f.stage == "antivirus" && s.error.empty()) {
+          return f.detail;
+        }
+      }
+    }
+    return "";
+  }
+  test::TempDir dir_;
+};
+
+TEST_F(AntivirusStageTest, PlainEicarIsQuarantinedWithTheVirusName) {
+  const auto p = load();
+  EXPECT_THAT(p->stageNames(), ::testing::ElementsAre("antivirus"));
+  const auto v = test::runPipeline(*p, plainMessage(eicar()));
+  EXPECT_EQ(v.action, Action::kQuarantine);
+  ASSERT_EQ(v.stages.size(), 1U);
+  ASSERT_EQ(v.stages[0].findings.size(), 1U);
+  const Finding& f = v.stages[0].findings[0];
+  EXPECT_EQ(f.stage, "antivirus");
+  EXPECT_EQ(f.rule, "");
+  EXPECT_EQ(f.detail, "Test.EICAR.NDB.UNOFFICIAL");
+  EXPECT_EQ(f.action, Action::kQuarantine);
+}
+
+TEST_F(AntivirusStageTest, CleanMessageIsAccepted) {
+  const auto p = load();
+  const auto v = test::runPipeline(*p, base64Attachment("report.txt", "quarterly numbers\n"));
+  EXPECT_EQ(v.action, Action::kAccept);
+  ASSERT_EQ(v.stages.size(), 1U);
+  EXPECT_TRUE(v.stages[0].findings.empty());
+  EXPECT_TRUE(v.stages[0].error.empty());
+}
+
+TEST_F(AntivirusStageTest, EicarInABase64AttachmentIsFound) {
+  const auto p = load();
+  const auto v = test::runPipeline(*p, base64Attachment("invoice.com", eicar()));
+  EXPECT_EQ(v.action, Action::kQuarantine);
+  EXPECT_EQ(virus(v), "Test.EICAR.NDB.UNOFFICIAL");
+}
+
+TEST_F(AntivirusStageTest, EicarInAQuotedPrintablePartIsFound) {
+  const auto p = load();
+  const auto m =
+      multipart("Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable",
+                quotedPrintable(eicar()));
+  ASSERT_EQ(m.find("EICAR"), std::string::npos);
+  const auto v = test::runPipeline(*p, m);
+  EXPECT_EQ(v.action, Action::kQuarantine);
+  EXPECT_EQ(virus(v), "Test.EICAR.NDB.UNOFFICIAL");
+}
+
+TEST_F(AntivirusStageTest, EicarInsideAZipAttachmentIsFound) {
+  const auto p = load();
+  const auto zip = makeZip("readme.com", "padding\n" + eicar(), 64 * 1024);
+  const auto v = test::runPipeline(*p, base64Attachment("docs.zip", zip));
+  EXPECT_EQ(v.action, Action::kQuarantine);
+  EXPECT_EQ(virus(v), "Test.EICAR.NDB.UNOFFICIAL");
+}
+
+TEST_F(AntivirusStageTest, EicarInsideANestedMessageIsFound) {
+  const auto p = load();
+  const std::string inner = base64Attachment("inner.com", eicar());
+  const auto m = multipart("Content-Type: message/rfc822", inner);
+  const auto v = test::runPipeline(*p, m);
+  EXPECT_EQ(v.action, Action::kQuarantine);
+  EXPECT_EQ(virus(v), "Test.EICAR.NDB.UNOFFICIAL");
+}
+
+TEST_F(AntivirusStageTest, AHugeFileInASmallZipIsNeverClean) {
+  // 200 MiB of zeros with EICAR at the end compress to a small zip; with the default limits
+  // (100M) ClamAV cannot inspect the file fully, and that must be a finding.
+  const auto p = load();
+  std::string big(200U << 20, '\0');
+  const std::string tail = eicar();
+  big.replace(big.size() - tail.size(), tail.size(), tail);
+  const auto zip = makeZip("big.bin", big, 4U << 20);
+  big.clear();
+  big.shrink_to_fit();
+  ASSERT_LT(zip.size(), 1U << 20);
+  const auto v = test::runPipeline(*p, base64Attachment("big.zip", zip));
+  EXPECT_EQ(v.action, Action::kQuarantine);
+  EXPECT_FALSE(virus(v).empty());
+  EXPECT_TRUE(v.stages[0].error.empty()) << v.stages[0].error;
+  std::cout << "[ antivirus ] huge file in small zip: " << virus(v) << "\n";
+}
+
+TEST_F(AntivirusStageTest, ExceedingASmallerLimitIsAFinding) {
+  const auto p = load("database = \"db\"\nmax_scan_size = \"1M\"\nmax_file_size = \"1M\"\n");
+  std::string data(3U << 20, 'a');
+  const auto zip = makeZip("data.txt", data, 1U << 20);
+  const auto v = test::runPipeline(*p, base64Attachment("data.zip", zip));
+  EXPECT_EQ(v.action, Action::kQuarantine);
+  EXPECT_THAT(virus(v), StartsWith("Heuristics.Limits.Exceeded"));
+}
+
+TEST_F(AntivirusStageTest, OnVirusRejectRejects) {
+  const auto p = load("database = \"db\"\non_virus = \"reject\"\n");
+  const auto v = test::runPipeline(*p, plainMessage(eicar()));
+  EXPECT_EQ(v.action, Action::kReject);
+  ASSERT_EQ(v.stages[0].findings.size(), 1U);
+  EXPECT_EQ(v.stages[0].findings[0].action, Action::kReject);
+}
+
+TEST_F(AntivirusStageTest, OnVirusQuarantineIsExplicitToo) {
+  const auto p = load("database = \"db\"\non_virus = \"quarantine\"\non_error = \"tempfail\"\n");
+  EXPECT_EQ(test::runPipeline(*p, plainMessage(eicar())).action, Action::kQuarantine);
+}
+
+TEST_F(AntivirusStageTest, MissingDatabaseIsAnErrorAtTheDatabaseKey) {
+  EXPECT_THAT(loadError("database = \"nowhere\"\n"),
+              HasSubstr(at(3, 12) + "database: '" + (dir_.path() / "nowhere").string() +
+                        "' is not a directory"));
+  EXPECT_THAT(loadError("on_virus = \"reject\"\n"), HasSubstr("database"));
+}
+
+TEST_F(AntivirusStageTest, EmptyDatabaseIsAnErrorAtTheDatabaseKey) {
+  std::filesystem::create_directories(dir_.path() / "empty");
+  const auto err = loadError("database = \"empty\"\n");
+  EXPECT_THAT(err, HasSubstr(at(3, 12) + "database: "));
+  EXPECT_THAT(err, HasSubstr("no signatures"));
+}
+
+TEST_F(AntivirusStageTest, MalformedDatabaseIsAnErrorAtTheDatabaseKey) {
+  dir_.write("bad/broken.ndb", "Broken.Sig:0:*:zz\n");
+  EXPECT_THAT(loadError("database = \"bad\"\n"), HasSubstr(at(3, 12) + "database: "));
+}
+
+TEST_F(AntivirusStageTest, BadLimitsAreErrorsAtTheirKeys) {
+  EXPECT_THAT(loadError("database = \"db\"\nmax_scan_size = \"200M\"\n"),
+              HasSubstr(at(4, 17) + "max_scan_size: must not be larger than max_file_size"));
+  EXPECT_THAT(loadError("database = \"db\"\nmax_file_size = 0\n"),
+              HasSubstr(at(4, 17) + "max_file_size: must be between 1 and 1G"));
+  EXPECT_THAT(loadError("database = \"db\"\nmax_recursion = 0\n"), HasSubstr("max_recursion"));
+  EXPECT_THAT(loadError("database = \"db\"\non_virus = \"tag\"\n"), HasSubstr("on_virus"));
+  EXPECT_THAT(loadError("database = \"db\"\nreload = \"1s\"\n"), HasSubstr("unknown key 'reload'"));
+}
+
+// Runs the message until the verdict has `action` or `timeout` passes; the verdict last seen.
+Verdict runUntil(const Pipeline& p, const std::string& m, Action action,
+                 std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  Verdict v = test::runPipeline(p, m);
+  while (v.action != action && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    v = test::runPipeline(p, m);
+  }
+  return v;
+}
+
+TEST_F(AntivirusStageTest, ChangedDatabaseIsReloadedAfterTheInterval) {
+  const auto p = load("database = \"db\"\nreload_interval = \"1s\"\n");
+  const auto marked = plainMessage("text with " + kMarker + " inside");
+  EXPECT_EQ(test::runPipeline(*p, marked).action, Action::kAccept);
+  dir_.write("db/extra.ndb", "Test.Marker:0:*:" + hex(kMarker) + "\n");
+  const auto v = runUntil(*p, marked, Action::kQuarantine, std::chrono::seconds(10));
+  EXPECT_EQ(v.action, Action::kQuarantine);
+  EXPECT_EQ(virus(v), "Test.Marker.UNOFFICIAL");
+  EXPECT_EQ(virus(test::runPipeline(*p, plainMessage(eicar()))), "Test.EICAR.NDB.UNOFFICIAL");
+}
+
+TEST_F(AntivirusStageTest, BrokenUpdateKeepsTheEngineInForce) {
+  const auto p = load("database = \"db\"\nreload_interval = \"1s\"\n");
+  dir_.write("db/extra.ndb", "Test.Marker:0:*:" + hex(kMarker) + "\nBroken.Sig:0:*:zz\n");
+  // Give the reload check several chances to run (and fail).
+  for (int i = 0; i < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    EXPECT_EQ(test::runPipeline(*p, plainMessage(eicar())).action, Action::kQuarantine);
+  }
+  EXPECT_EQ(test::runPipeline(*p, plainMessage(kMarker)).action, Action::kAccept);
+  // Fixing the file is picked up at a later check.
+  dir_.write("db/extra.ndb", "Test.Marker:0:*:" + hex(kMarker) + "\n");
+  EXPECT_EQ(
+      runUntil(*p, plainMessage(kMarker), Action::kQuarantine, std::chrono::seconds(10)).action,
+      Action::kQuarantine);
+}
+
+TEST_F(AntivirusStageTest, ScansFromFourThreadsDuringSwapsAllGetDefiniteResults) {
+  const auto p = load("database = \"db\"\nreload_interval = \"1s\"\n");
+  const auto infected = base64Attachment("x.com", eicar());
+  const auto clean = plainMessage("nothing to see");
+  std::atomic<bool> stop{false};
+  std::atomic<int> scans{0};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; !stop.load(); ++i) {
+        const bool bad = (i + t) % 2 == 0;
+        const auto v = test::runPipeline(*p, bad ? infected : clean);
+        const bool ok =
+            bad ? v.action == Action::kQuarantine && virus(v) == "Test.EICAR.NDB.UNOFFICIAL"
+                : v.action == Action::kAccept && v.stages[0].findings.empty();
+        wrong += ok ? 0 : 1;
+        ++scans;
+      }
+    });
+  }
+  // Three database changes, each swapped in while the threads scan.
+  for (int n = 0; n < 3; ++n) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    dir_.write(
+        "db/extra" + std::to_string(n) + ".ndb",
+        "Test.Marker" + std::to_string(n) + ":0:*:" + hex(kMarker + std::to_string(n)) + "\n");
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  stop = true;
+  for (auto& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_GT(scans.load(), 8);
+  EXPECT_EQ(virus(runUntil(*p, plainMessage(kMarker + "2"), Action::kQuarantine,
+                           std::chrono::seconds(10))),
+            "Test.Marker2.UNOFFICIAL");
+}
+
+// Not a benchmark with assertions: prints scan times and the process RSS for the report.
+TEST_F(AntivirusStageTest, PrintsScanTimesAndMemory) {
+  const auto printMemory = [](const char* when) {
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("VmRSS", 0) == 0) {
+        std::cout << "[ antivirus ] " << when << ": " << line << "\n";
+      }
+    }
+  };
+  printMemory("before loading");
+  const auto p = load();
+  printMemory("after loading");
+  std::string text;
+  while (text.size() < 4 * 1024) {
+    text += "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.\r\n";
+  }
+  std::string big_text;
+  while (big_text.size() < 100 * 1024) {
+    big_text += text;
+  }
+  // Random (incompressible) bytes: the zip stays about as big as its content.
+  std::mt19937 random(42);
+  std::string payload(3800 * 1024, '\0');
+  for (auto& c : payload) {
+    c = static_cast<char>(random() & 0xff);
+  }
+  const auto zip_message = base64Attachment(
+      "data.zip", makeZip("data.bin", payload + eicar(), payload.size() + (64 << 10)));
+  struct Case {
+    const char* name;
+    std::string message;
+  };
+  const Case cases[] = {{"4 KiB text", plainMessage(text)},
+                        {"100 KiB text", plainMessage(big_text)},
+                        {"zip attachment", zip_message}};
+  for (const auto& c : cases) {
+    constexpr int kRuns = 10;
+    Verdict v;
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kRuns; ++i) {
+      v = test::runPipeline(*p, c.message);
+    }
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count() /
+                    kRuns;
+    std::cout << "[ antivirus ] " << c.name << " (" << c.message.size() / 1024 << " KiB): " << us
+              << " us/scan, verdict " << toString(v.action) << "\n";
+  }
+  printMemory("after scanning");
+}
+
+}  // namespace
+}  // namespace relayguard::filters
