@@ -21,6 +21,16 @@ int fail(const std::string& message) {
   return 1;
 }
 
+Runner withConfig(const GlobalOptions& global, std::function<int(const Config&)> fn) {
+  return [&global, fn = std::move(fn)] {
+    try {
+      return fn(Config::load(global.config));
+    } catch (const std::exception& e) {  // ConfigError's text is already file:line:col: ...
+      return fail(e.what());
+    }
+  };
+}
+
 int runApp(int argc, char** argv) {
   CLI::App app{"relayguard: a security-focused SMTP relay"};
   app.require_subcommand(1);

@@ -64,15 +64,7 @@ void addAuditCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
   cmd->add_option("--max-anchor-age", args->max_anchor_age,
                   "fail if the newest anchor is older than this (e.g. 5m)");
   cmd->callback([&global, &run, args] {
-    run = [&global, args] {
-      try {
-        return verify(Config::load(global.config), *args);
-      } catch (const ConfigError& e) {
-        return fail(e.what());
-      } catch (const std::exception& e) {
-        return fail(e.what());
-      }
-    };
+    run = withConfig(global, [args](const Config& c) { return verify(c, *args); });
   });
 }
 

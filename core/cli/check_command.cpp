@@ -13,21 +13,16 @@ namespace relayguard::cli {
 void addCheckCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
   auto* cmd = app.add_subcommand("check", "validate the config file and the rules directory");
   cmd->callback([&global, &run] {
-    run = [&global] {
-      try {
-        const Config config = Config::load(global.config);
-        const auto pipeline = filters::Pipeline::load(config.rules_dir);
-        for (const auto& w : pipeline->warnings()) {
-          std::cerr << "warning: " << w << "\n";
-        }
-        std::cout << "ok: " << global.config << " and " << config.rules_dir.string()
-                  << " are valid (" << pipeline->stageNames().size() << " stage(s), "
-                  << pipeline->rules().rules().size() << " rule(s))\n";
-        return 0;
-      } catch (const ConfigError& e) {
-        return fail(e.what());
+    run = withConfig(global, [&global](const Config& config) {
+      const auto pipeline = filters::Pipeline::load(config.rules_dir);
+      for (const auto& w : pipeline->warnings()) {
+        std::cerr << "warning: " << w << "\n";
       }
-    };
+      std::cout << "ok: " << global.config << " and " << config.rules_dir.string() << " are valid ("
+                << pipeline->stageNames().size() << " stage(s), "
+                << pipeline->rules().rules().size() << " rule(s))\n";
+      return 0;
+    });
   });
 }
 

@@ -8,6 +8,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/config/config.hpp"
+
 namespace relayguard::cli {
 
 struct GlobalOptions {
@@ -23,6 +25,10 @@ void addQueueCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addSinkCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addRulesCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addAuditCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
+
+// A runner that loads the config file and calls fn with it; a ConfigError (file:line:col) or any
+// other error is printed as one line and gives exit status 1.
+Runner withConfig(const GlobalOptions& global, std::function<int(const Config&)> fn);
 
 // Sets up the stderr logger (UTC timestamps, one line per event).
 void setUpLogging(const std::string& level);

@@ -140,37 +140,25 @@ void addQueueCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
   auto* queue_cmd = app.add_subcommand("queue", "inspect and manage the delivery queue");
   queue_cmd->require_subcommand(1);
   auto args = std::make_shared<QueueArgs>();
-  auto withConfig = [&global](std::function<int(const Config&)> fn) -> Runner {
-    return [&global, fn] {
-      try {
-        return fn(Config::load(global.config));
-      } catch (const ConfigError& e) {
-        return fail(e.what());
-      } catch (const std::exception& e) {
-        return fail(e.what());
-      }
-    };
-  };
-
   auto* list = queue_cmd->add_subcommand("list", "list queued messages");
   list->add_flag("--json", args->json, "print one JSON array");
-  list->callback([&run, args, withConfig] {
-    run = withConfig([args](const Config& c) { return listQueue(c, args->json); });
+  list->callback([&global, &run, args] {
+    run = withConfig(global, [args](const Config& c) { return listQueue(c, args->json); });
   });
 
   auto* show = queue_cmd->add_subcommand("show", "show one message and its delivery state");
   show->add_option("ID", args->id, "queue id")->required();
-  show->callback([&run, args, withConfig] {
-    run = withConfig([args](const Config& c) { return showMessage(c, args->id); });
+  show->callback([&global, &run, args] {
+    run = withConfig(global, [args](const Config& c) { return showMessage(c, args->id); });
   });
 
   auto* flush = queue_cmd->add_subcommand("flush", "try every queued message now");
-  flush->callback([&run, withConfig] { run = withConfig(flushQueue); });
+  flush->callback([&global, &run] { run = withConfig(global, flushQueue); });
 
   auto* del = queue_cmd->add_subcommand("delete", "remove a message from the queue");
   del->add_option("ID", args->id, "queue id")->required();
-  del->callback([&run, args, withConfig] {
-    run = withConfig([args](const Config& c) { return deleteMessage(c, args->id); });
+  del->callback([&global, &run, args] {
+    run = withConfig(global, [args](const Config& c) { return deleteMessage(c, args->id); });
   });
 }
 

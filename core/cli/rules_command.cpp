@@ -124,13 +124,7 @@ void addRulesCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
   test->add_option("--to", args->to, "envelope recipient (repeatable)");
   test->add_flag("--json", args->json, "print one JSON object");
   test->callback([&global, &run, args] {
-    run = [&global, args] {
-      try {
-        return runRulesTest(Config::load(global.config), *args);
-      } catch (const ConfigError& e) {
-        return fail(e.what());
-      }
-    };
+    run = withConfig(global, [args](const Config& c) { return runRulesTest(c, *args); });
   });
 }
 
