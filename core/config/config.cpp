@@ -104,6 +104,12 @@ void loadLimits(Config& cfg, TomlReader& top) {
   l.max_command_line = sizeKey(r, "max_command_line", l.max_command_line, 512, 65536);
   l.max_text_line = sizeKey(r, "max_text_line", l.max_text_line, 1000, 1048576);
   l.max_errors = sizeKey(r, "max_errors", l.max_errors, 1, 1000);
+  if (auto v = r.size("max_header_bytes")) {
+    if (*v < 1024) {
+      r.fail("max_header_bytes", "must be at least 1K");
+    }
+    l.max_header_bytes = *v;
+  }
   if (auto v = r.duration("command_timeout")) {
     l.command_timeout = *v;
   }

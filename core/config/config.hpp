@@ -42,8 +42,11 @@ struct LimitsConfig {
   std::size_t max_recipients = 100;
   std::size_t max_connections = 1000;
   std::size_t max_connections_per_ip = 20;
-  std::size_t max_command_line = 512;         // RFC 5321 4.5.3.1.4, including CRLF
-  std::size_t max_text_line = 1000;           // RFC 5321 4.5.3.1.6, including CRLF
+  std::size_t max_command_line = 512;  // RFC 5321 4.5.3.1.4, including CRLF
+  std::size_t max_text_line = 1000;    // RFC 5321 4.5.3.1.6, including CRLF
+  // The header section of a message (Exim's header_maxsize): the MIME parser's cost grows with
+  // the number of header fields, so a message of nothing but headers must not buy CPU time.
+  std::uint64_t max_header_bytes = 1024ULL * 1024;
   std::size_t max_errors = 10;                // protocol errors before the session is dropped
   std::chrono::seconds command_timeout{300};  // RFC 5321 4.5.3.2.7: 5 minutes
   std::chrono::seconds data_timeout{600};     // the whole DATA phase

@@ -78,6 +78,13 @@ asio::awaitable<bool> MessageAcceptor::audited(const nlohmann::json& record) {
 
 asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& envelope,
                                                             const std::string& message) {
+  const auto header_end = message.find("\r\n\r\n");
+  const std::size_t header_bytes = header_end == std::string::npos ? message.size() : header_end;
+  if (header_bytes > config_.limits.max_header_bytes) {
+    spdlog::warn("refused client={} from={}: header section of {} bytes", envelope.client_ip,
+                 envelope.mail_from.bracketed(), header_bytes);
+    co_return smtp::Reply{552, "5.3.4", "Message header section too large"};
+  }
   if (countReceived(message) >= kMaxHops) {
     spdlog::warn("refused client={} from={}: too many hops", envelope.client_ip,
                  envelope.mail_from.bracketed());

@@ -249,6 +249,24 @@ TEST_F(SmtpSessionTest, MessageSizeLimit) {
   EXPECT_NE(smart_host_.transactions()[0].data.find("Subject: small\r\n"), std::string::npos);
 }
 
+TEST_F(SmtpSessionTest, HeaderSectionLimit) {
+  Relay& relay = relayToScripted({"max_header_bytes = \"2K\""});
+  std::string headers;
+  for (int i = 0; i < 60; ++i) {
+    headers += "X-Filler-" + std::to_string(i) + ": " + std::string(40, 'h') + "\r\n";
+  }
+  const auto big = relay.send("app@app.test", {"r@ext.test"},
+                              headers + makeMessage("app@app.test", "r@ext.test", "hdr", "x\r\n"));
+  EXPECT_EQ(big.final.code, 552) << big.final;
+  EXPECT_EQ(big.final.enhanced(), "5.3.4") << big.final;
+  const auto ok = relay.send("app@app.test", {"r@ext.test"},
+                             makeMessage("app@app.test", "r@ext.test", "small", "x\r\n"));
+  EXPECT_EQ(ok.final.code, 250) << ok.final;
+  ASSERT_TRUE(smart_host_.waitForMessages(1, 10s));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(smart_host_.transactions().size(), 1U);
+}
+
 TEST_F(SmtpSessionTest, ConnectionsPerAddressLimit) {
   Relay& relay = relayToScripted({"max_connections_per_ip = 2"});
   // From 127.0.0.3 so that the readiness probe (from 127.0.0.1) cannot count against the limit.
