@@ -21,6 +21,7 @@
 
 #include "tests/support/child_process.hpp"
 #include "tests/support/smtp_test_client.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace relayguard::test {
 
@@ -31,19 +32,7 @@ const std::string& relayguardBinary();
 bool waitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout);
 
 // A fresh folder below the system temp directory, removed with its contents at the end.
-class ScratchDir {
- public:
-  ScratchDir();
-  ~ScratchDir();
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  // Writes `content` to path()/name, creating folders, and returns the full path.
-  std::filesystem::path write(const std::filesystem::path& name, std::string_view content) const;
-
- private:
-  std::filesystem::path path_;
-};
+using ScratchDir = TempDir;
 
 std::string readFile(const std::filesystem::path& path);
 

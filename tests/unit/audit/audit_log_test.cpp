@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "core/util/durable_file.hpp"
-#include "tests/unit/temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace relayguard {
 namespace {

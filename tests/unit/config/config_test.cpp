@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "core/message/address.hpp"
-#include "tests/unit/temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace relayguard {
 namespace {

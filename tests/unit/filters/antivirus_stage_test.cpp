@@ -17,8 +17,8 @@
 #include <gtest/gtest.h>
 
 #include "filters/pipeline.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/unit/filters/run_pipeline.hpp"
-#include "tests/unit/temp_dir.hpp"
 
 namespace relayguard::filters {
 namespace {

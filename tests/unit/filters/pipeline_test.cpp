@@ -9,8 +9,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/temp_dir.hpp"
 #include "tests/unit/filters/run_pipeline.hpp"
-#include "tests/unit/temp_dir.hpp"
 
 namespace relayguard::filters {
 namespace {

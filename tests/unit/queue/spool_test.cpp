@@ -14,7 +14,7 @@
 
 #include "core/util/durable_file.hpp"
 #include "core/util/time_format.hpp"
-#include "tests/unit/temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace relayguard::queue {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "core/config/config_error.hpp"
 #include "rules/rule_set.hpp"
-#include "tests/unit/temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace relayguard::rules {
 namespace {

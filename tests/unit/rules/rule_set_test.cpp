@@ -11,7 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "core/config/config_error.hpp"
-#include "tests/unit/temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace relayguard::rules {
 namespace {

@@ -1,4 +1,4 @@
-// temp_dir: a scratch folder for one unit test, removed (with its contents) when the test ends.
+// temp_dir: a scratch folder for one test, removed (with its contents) when the test ends.
 #pragma once
 
 #include <filesystem>
@@ -15,7 +15,7 @@ class TempDir {
  public:
   TempDir() {
     std::string pattern =
-        (std::filesystem::temp_directory_path() / "relayguard-unit-XXXXXX").string();
+        (std::filesystem::temp_directory_path() / "relayguard-test-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) {
       throw std::runtime_error("mkdtemp failed for " + pattern);
     }
