@@ -1,9 +1,14 @@
-// audit_command: `relayguard audit verify [--key-file F] [--max-anchor-age D]` checks the audit
-// log's hash chain (and, with the anchor key from --key-file or [audit] key_file, its keyed
-// anchors). Exit 0 when intact; 1 naming the first bad file and line.
+// audit_command: the audit log for auditors.
+//   audit verify [--key-file F] [--max-anchor-age D]: checks the hash chain (and, with the anchor
+//     key from --key-file or [audit] key_file, its keyed anchors). Exit 0 when intact; 1 naming
+//     the first bad file and line.
+//   audit search [--since T] [--until T] [--sender A] [--recipient A] [--verdict V] [--rule R]
+//     [--queue-id ID] [--message-id ID] [--table]: the matching lines as JSON lines (or a table).
+//     Times are RFC 3339 UTC or a duration back from now ("30d").
 #include <iostream>
 
 #include "core/audit/audit_log.hpp"
+#include "core/audit/audit_search.hpp"
 #include "core/cli/commands.hpp"
 #include "core/config/config.hpp"
 #include "core/util/time_format.hpp"
@@ -15,7 +20,60 @@ namespace {
 struct AuditArgs {
   std::string key_file;
   std::string max_anchor_age;
+  AuditQuery query;
+  bool table = false;
 };
+
+// "30d" → the RFC 3339 time 30 days ago; an RFC 3339 time stays as it is.
+std::optional<std::string> timeBound(const std::string& text) {
+  if (text.empty()) {
+    return std::string();
+  }
+  if (const auto d = parseDuration(text)) {
+    return rfc3339(std::chrono::system_clock::now() - *d);
+  }
+  if (text.size() >= 10 && text[4] == '-' && text[7] == '-') {
+    return text;
+  }
+  return std::nullopt;
+}
+
+int search(const Config& config, AuditArgs args) {
+  for (auto* bound : {&args.query.since, &args.query.until}) {
+    const auto t = timeBound(*bound);
+    if (!t) {
+      std::cerr << "'" << *bound << "' is neither an RFC 3339 time nor a duration such as 30d\n";
+      return 2;
+    }
+    *bound = *t;
+  }
+  std::size_t n = 0;
+  searchAuditLog(
+      config.spool_dir / "audit", args.query, [&](const std::string& raw, const nlohmann::json& j) {
+        ++n;
+        if (!args.table) {
+          std::cout << raw << "\n";
+          return;
+        }
+        const auto field = [&j](const char* k) {
+          return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : "-";
+        };
+        std::string to = field("rcpt");
+        if (j.contains("rcpt_to") && j["rcpt_to"].is_array()) {
+          to.clear();
+          for (const auto& r : j["rcpt_to"]) {
+            to += (to.empty() ? "" : ",") + r.get<std::string>();
+          }
+        }
+        const std::string outcome = j.contains("verdict") ? field("verdict") : field("result");
+        std::cout << field("time") << "  " << field("event") << "  " << field("queue_id") << "  "
+                  << outcome << "  <" << field("mail_from") << ">  " << to << "\n";
+      });
+  if (args.table) {
+    std::cout << "-- " << n << " line(s)\n";
+  }
+  return 0;
+}
 
 int verify(const Config& base, const AuditArgs& args) {
   Config config = base;
@@ -65,6 +123,23 @@ void addAuditCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
                   "fail if the newest anchor is older than this (e.g. 5m)");
   cmd->callback([&global, &run, args] {
     run = withConfig(global, [args](const Config& c) { return verify(c, *args); });
+  });
+
+  auto* find = audit->add_subcommand("search", "show the log lines matching every filter given");
+  auto& q = args->query;
+  find->add_option("--since", q.since, "RFC 3339 time or duration back from now (30d)");
+  find->add_option("--until", q.until, "RFC 3339 time or duration back from now");
+  find->add_option("--sender", q.sender, "envelope sender");
+  find->add_option("--recipient", q.recipient, "envelope recipient");
+  find->add_option("--verdict", q.verdict,
+                   "accept|tag|quarantine|tempfail|reject, or a "
+                   "delivery result (delivered|deferred|failed)");
+  find->add_option("--rule", q.rule, "rule id or virus name");
+  find->add_option("--queue-id", q.queue_id, "queue id");
+  find->add_option("--message-id", q.message_id, "Message-ID header value");
+  find->add_flag("--table", args->table, "one line per event instead of JSON");
+  find->callback([&global, &run, args] {
+    run = withConfig(global, [args](const Config& c) { return search(c, *args); });
   });
 }
 

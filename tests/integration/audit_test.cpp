@@ -84,6 +84,21 @@ TEST_F(AuditTest, VerdictsAndDeliveriesAreChainedAndVerified) {
   EXPECT_EQ(verified.exit_status, 0) << verified.out << verified.err;
   EXPECT_NE(verified.out.find("anchor(s) verified"), std::string::npos) << verified.out;
 
+  // What happened to the delivered message, and everything the rule did.
+  const auto found = relay.cli({"audit", "search", "--queue-id", ok.queueId()});
+  ASSERT_EQ(found.exit_status, 0) << found.err;
+  std::istringstream in(found.out);
+  std::vector<std::string> events;
+  for (std::string line; std::getline(in, line);) {
+    events.push_back(nlohmann::json::parse(line)["event"].get<std::string>());
+  }
+  EXPECT_EQ(events, (std::vector<std::string>{"verdict", "delivery"}));
+  const auto by_rule = relay.cli({"audit", "search", "--rule", "no-secrets", "--table"});
+  ASSERT_EQ(by_rule.exit_status, 0) << by_rule.err;
+  EXPECT_NE(by_rule.out.find("  verdict  "), std::string::npos) << by_rule.out;
+  EXPECT_NE(by_rule.out.find("  reject  <app@example.test>"), std::string::npos) << by_rule.out;
+  EXPECT_NE(by_rule.out.find("-- 1 line(s)"), std::string::npos) << by_rule.out;
+
   // Tamper with the first line: verify names the file and the line after it.
   std::vector<std::filesystem::path> files;
   for (const auto& e : std::filesystem::directory_iterator(audit_dir)) {
