@@ -58,8 +58,7 @@ std::string recipientList(const queue::QueuedMessage& m, const std::vector<std::
 
 Scheduler::Scheduler(asio::io_context& io, const Config& config, queue::Spool& spool,
                      AuditLog& audit, asio::thread_pool& blocking)
-    : io_(io),
-      config_(config),
+    : config_(config),
       spool_(spool),
       audit_(audit),
       blocking_(blocking),

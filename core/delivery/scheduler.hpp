@@ -80,7 +80,6 @@ class Scheduler {
   // what happened on the wire cannot be undone).
   asio::awaitable<void> audit(std::vector<nlohmann::json>& events);
 
-  asio::io_context& io_;
   const Config& config_;
   queue::Spool& spool_;
   AuditLog& audit_;

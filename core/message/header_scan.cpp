@@ -43,25 +43,21 @@ void forEachHeaderField(std::string_view message,
   emit();
 }
 
-std::string firstHeaderValue(std::string_view message, std::string_view name) {
-  std::string out;
-  forEachHeaderField(message, [&](std::string_view n, std::string_view v) {
-    if (iequals(n, name)) {
-      out.assign(v);
-      return false;
+HeaderFacts headerFacts(std::string_view message) {
+  HeaderFacts facts;
+  const auto end = message.find("\r\n\r\n");
+  facts.bytes = end == std::string_view::npos ? message.size() : end;
+  forEachHeaderField(message, [&facts](std::string_view name, std::string_view value) {
+    if (iequals(name, "Received")) {
+      ++facts.received;
+    } else if (facts.message_id.empty() && iequals(name, "Message-ID")) {
+      facts.message_id.assign(value);
+    } else if (facts.subject.empty() && iequals(name, "Subject")) {
+      facts.subject.assign(value);
     }
     return true;
   });
-  return out;
-}
-
-std::size_t countReceived(std::string_view message) {
-  std::size_t n = 0;
-  forEachHeaderField(message, [&](std::string_view name, std::string_view) {
-    n += iequals(name, "Received") ? 1 : 0;
-    return true;
-  });
-  return n;
+  return facts;
 }
 
 }  // namespace relayguard

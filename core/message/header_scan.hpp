@@ -13,9 +13,13 @@ namespace relayguard {
 // Calls fn(name, value) for every header field, in order; stops early when fn returns false.
 void forEachHeaderField(std::string_view message,
                         const std::function<bool(std::string_view, std::string_view)>& fn);
-// The first value of a header field (case-insensitive name), trimmed; empty if absent.
-std::string firstHeaderValue(std::string_view message, std::string_view name);
-// Number of Received: fields.
-std::size_t countReceived(std::string_view message);
+// What the relay needs of every message's header section, gathered in one pass.
+struct HeaderFacts {
+  std::size_t bytes = 0;     // size of the header section (up to the empty line)
+  std::size_t received = 0;  // number of Received: fields (the hop count)
+  std::string message_id;    // first Message-ID value, trimmed; empty if absent
+  std::string subject;       // first Subject value, undecoded; empty if absent
+};
+HeaderFacts headerFacts(std::string_view message);
 
 }  // namespace relayguard

@@ -78,14 +78,13 @@ asio::awaitable<bool> MessageAcceptor::audited(const nlohmann::json& record) {
 
 asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& envelope,
                                                             const std::string& message) {
-  const auto header_end = message.find("\r\n\r\n");
-  const std::size_t header_bytes = header_end == std::string::npos ? message.size() : header_end;
-  if (header_bytes > config_.limits.max_header_bytes) {
+  const HeaderFacts headers = headerFacts(message);
+  if (headers.bytes > config_.limits.max_header_bytes) {
     spdlog::warn("refused client={} from={}: header section of {} bytes", envelope.client_ip,
-                 envelope.mail_from.bracketed(), header_bytes);
+                 envelope.mail_from.bracketed(), headers.bytes);
     co_return smtp::Reply{552, "5.3.4", "Message header section too large"};
   }
-  if (countReceived(message) >= kMaxHops) {
+  if (headers.received >= kMaxHops) {
     spdlog::warn("refused client={} from={}: too many hops", envelope.client_ip,
                  envelope.mail_from.bracketed());
     co_return smtp::Reply{554, "5.4.6", "Too many hops (mail loop?)"};
@@ -96,11 +95,12 @@ asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& enve
   const MessageView view(envelope, message);
   filters::StageContext ctx{blocking_};
   const filters::Verdict verdict = co_await pipeline->run(view, ctx);
-  const auto record = verdictRecord(envelope, id.str(), firstHeaderValue(message, "Message-ID"),
-                                    verdict, std::chrono::system_clock::now());
-  spdlog::info("verdict {}", record.dump());
-
+  const auto record = verdictRecord(envelope, id.str(), headers.message_id, verdict,
+                                    std::chrono::system_clock::now());
   const std::string rule = decidedBy(verdict);
+  // The full record goes to the audit log; the process log gets one short line.
+  spdlog::info("verdict id={} client={} from={} verdict={} by={}", id.str(), envelope.client_ip,
+               envelope.mail_from.bracketed(), filters::toString(verdict.action), rule);
 
   if (verdict.action == filters::Action::kReject || verdict.action == filters::Action::kTempfail) {
     const bool recorded = co_await audited(record);
@@ -119,7 +119,7 @@ asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& enve
   if (verdict.action == filters::Action::kQuarantine) {
     auto stored = record;
     stored["id"] = id.str();
-    stored["subject"] = firstHeaderValue(message, "Subject");
+    stored["subject"] = headers.subject;
     stored["helo"] = envelope.helo;
     stored["size"] = data.size();
     const smtp::Reply reply = co_await quarantine(id, envelope, data, stored);

@@ -21,18 +21,25 @@ TEST(HeaderScan, UnfoldsAndStopsAtTheBody) {
   EXPECT_EQ(seen[1], std::make_pair(std::string("X-A"), std::string("b")));
 }
 
-TEST(HeaderScan, FirstValueIsCaseInsensitive) {
-  const char* m = "message-id: <1@x>\r\nMessage-ID: <2@x>\r\n\r\n";
-  EXPECT_EQ(firstHeaderValue(m, "Message-ID"), "<1@x>");
-  EXPECT_EQ(firstHeaderValue(m, "Subject"), "");
+TEST(HeaderScan, FirstValuesAreCaseInsensitive) {
+  const auto f = headerFacts("message-id: <1@x>\r\nMessage-ID: <2@x>\r\nsubject: hi\r\n\r\n");
+  EXPECT_EQ(f.message_id, "<1@x>");
+  EXPECT_EQ(f.subject, "hi");
+  EXPECT_EQ(headerFacts("From: a@x\r\n\r\n").message_id, "");
 }
 
 TEST(HeaderScan, CountsReceivedFieldsOnlyInTheHeader) {
-  EXPECT_EQ(countReceived("Received: a\r\nreceived: b\r\nSubject: x\r\n\r\nReceived: body\r\n"),
-            2U);
-  EXPECT_EQ(countReceived("Subject: x\r\n\r\n"), 0U);
-  EXPECT_EQ(countReceived(""), 0U);
-  EXPECT_EQ(countReceived("Received: no final newline"), 1U);
+  EXPECT_EQ(
+      headerFacts("Received: a\r\nreceived: b\r\nSubject: x\r\n\r\nReceived: body\r\n").received,
+      2U);
+  EXPECT_EQ(headerFacts("Subject: x\r\n\r\n").received, 0U);
+  EXPECT_EQ(headerFacts("").received, 0U);
+  EXPECT_EQ(headerFacts("Received: no final newline").received, 1U);
+}
+
+TEST(HeaderScan, MeasuresTheHeaderSection) {
+  EXPECT_EQ(headerFacts("Subject: x\r\n\r\nbody\r\n").bytes, 10U);
+  EXPECT_EQ(headerFacts("Subject: no body").bytes, 16U);
 }
 
 }  // namespace
