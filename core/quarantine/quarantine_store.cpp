@@ -40,33 +40,4 @@ bool QuarantineStore::remove(const std::string& id) {
   return had;
 }
 
-std::optional<nlohmann::json> QuarantineStore::record(const std::string& id) const {
-  std::error_code ec;
-  if (!std::filesystem::exists(dir_ / (id + ".json"), ec)) {
-    return std::nullopt;
-  }
-  auto j = nlohmann::json::parse(readFile(dir_ / (id + ".json")), nullptr, false);
-  if (j.is_discarded()) {
-    return std::nullopt;
-  }
-  return j;
-}
-
-std::string QuarantineStore::message(const std::string& id) const {
-  return readFile(dir_ / (id + ".msg"));
-}
-
-std::vector<std::string> QuarantineStore::ids() const {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
-    const auto name = e.path().filename().string();
-    if (name.ends_with(".json")) {
-      out.push_back(name.substr(0, name.size() - 5));
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 }  // namespace relayguard

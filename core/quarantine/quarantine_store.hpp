@@ -2,7 +2,7 @@
 // <spool_dir>/quarantine/: ID.msg (the message as it would have been delivered) and ID.json (the
 // envelope and the verdict record, with the Subject for listings). Written with the spool's
 // commit protocol (fsync, rename, ID.json last) before the SMTP client gets its 250.
-// Review commands (list, show, release, delete) read it; see the quarantine issue.
+// The review commands (list, show, release, delete) will read it: see the quarantine issue.
 #pragma once
 
 #include <filesystem>
@@ -23,9 +23,6 @@ class QuarantineStore {
   void store(const std::string& id, std::string_view message, const nlohmann::json& record);
   // Removes a stored message (record first); false if it was not there.
   bool remove(const std::string& id);
-  std::optional<nlohmann::json> record(const std::string& id) const;
-  std::string message(const std::string& id) const;
-  std::vector<std::string> ids() const;
   const std::filesystem::path& dir() const { return dir_; }
 
  private:
