@@ -35,6 +35,13 @@ std::shared_ptr<const Pipeline> Pipeline::load(const std::filesystem::path& rule
     if (!types.insert(config.type).second) {
       throw ConfigError(where, "stage '" + config.type + "' is listed twice");
     }
+    if (entry.stage->phase() == Phase::kVerdict && !pipeline->stages_.empty() &&
+        pipeline->stages_.back().stage->phase() == Phase::kOutbound) {
+      throw ConfigError(where, "stage '" + config.type + "' must come before stage '" +
+                                   std::string(pipeline->stages_.back().stage->name()) +
+                                   "', which prepares accepted mail for delivery and so runs "
+                                   "after every filter stage");
+    }
     pipeline->stages_.push_back(std::move(entry));
   }
   top.finish();
@@ -65,8 +72,25 @@ std::vector<std::string> Pipeline::stageNames() const {
 }
 
 asio::awaitable<Verdict> Pipeline::run(const MessageView& message, StageContext& ctx) const {
+  return runStages(message, ctx, false);
+}
+
+asio::awaitable<Verdict> Pipeline::runOutbound(const MessageView& message,
+                                               StageContext& ctx) const {
+  return runStages(message, ctx, true);
+}
+
+asio::awaitable<Verdict> Pipeline::runStages(const MessageView& message, StageContext& ctx,
+                                             bool outbound_only) const {
   Verdict verdict;
   for (const auto& entry : stages_) {
+    const bool outbound = entry.stage->phase() == Phase::kOutbound;
+    if (outbound_only && !outbound) {
+      continue;
+    }
+    if (outbound && verdict.action > Action::kTag) {
+      break;  // outbound stages come last; mail that will not be delivered is not signed
+    }
     StageOutcome outcome;
     outcome.stage = std::string(entry.stage->name());
     try {

@@ -8,7 +8,10 @@
 // run() executes the stages in order on one message. Each stage's result goes into the verdict;
 // the verdict's action is the strongest (reject > tempfail > quarantine > tag > accept), and a
 // reject ends the run early. A stage that throws gets its on_error action (tempfail by default:
-// fail closed), recorded with the error text.
+// fail closed), recorded with the error text. Outbound stages (Phase::kOutbound, e.g. dkim) must
+// come after every verdict stage in pipeline.toml; run() skips them when the verdict so far is
+// stronger than tag (a rejected or quarantined message is not signed), and runOutbound() runs
+// only them, for a message released from quarantine.
 #pragma once
 
 #include <filesystem>
@@ -29,6 +32,7 @@ class Pipeline {
   static std::shared_ptr<const Pipeline> load(const std::filesystem::path& rules_dir);
 
   asio::awaitable<Verdict> run(const MessageView& message, StageContext& ctx) const;
+  asio::awaitable<Verdict> runOutbound(const MessageView& message, StageContext& ctx) const;
 
   std::vector<std::string> stageNames() const;
   const rules::RuleSet& rules() const { return *rules_; }
@@ -41,6 +45,8 @@ class Pipeline {
     std::unique_ptr<Stage> stage;
     Action on_error = Action::kTempfail;
   };
+  asio::awaitable<Verdict> runStages(const MessageView& message, StageContext& ctx,
+                                     bool outbound_only) const;
   std::vector<Entry> stages_;
   std::shared_ptr<const rules::RuleSet> rules_;
   std::vector<std::string> warnings_;

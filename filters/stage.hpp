@@ -49,10 +49,16 @@ struct StageContext {
   asio::thread_pool& blocking;
 };
 
+// kVerdict stages judge a message (antivirus, rules, SPF). kOutbound stages prepare an accepted
+// message for the outside world (DKIM signing): they run after every verdict stage, only when
+// the verdict so far is accept or tag, and again on a quarantine release (Pipeline::runOutbound).
+enum class Phase { kVerdict, kOutbound };
+
 class Stage {
  public:
   virtual ~Stage() = default;
   virtual std::string_view name() const = 0;
+  virtual Phase phase() const { return Phase::kVerdict; }
   virtual asio::awaitable<StageResult> run(const MessageView& message, StageContext& ctx) const = 0;
 };
 

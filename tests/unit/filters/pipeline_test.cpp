@@ -182,6 +182,62 @@ TEST_F(PipelineTest, FailingStageFailsClosedByDefault) {
             Action::kAccept);
 }
 
+// An outbound stage (like dkim) that adds one header, registered only in this test's registry.
+class StampStage : public Stage {
+ public:
+  std::string_view name() const override { return "stamp"; }
+  Phase phase() const override { return Phase::kOutbound; }
+  asio::awaitable<StageResult> run(const MessageView&, StageContext&) const override {
+    StageResult r;
+    r.add_headers.push_back({"X-Stamp", "yes"});
+    co_return r;
+  }
+};
+
+class OutboundPhaseTest : public PipelineTest {
+ protected:
+  OutboundPhaseTest() {
+    registerBuiltinStages(registry_);
+    registry_.add("stamp", [](StageConfig&) { return std::make_unique<StampStage>(); });
+    write("10-content.toml",
+          "[[rule]]\nid = \"hold\"\nstage = \"content\"\naction = \"quarantine\"\n"
+          "header = \"Subject\"\npattern = \"hold me\"\n");
+  }
+  StageRegistry registry_;
+};
+
+TEST_F(OutboundPhaseTest, OutboundStageRunsAfterAcceptedVerdictOnly) {
+  write("pipeline.toml", "[[stage]]\ntype = \"content\"\n[[stage]]\ntype = \"stamp\"\n");
+  const auto p = Pipeline::load(dir_.path(), registry_);
+  const auto accepted = test::runPipeline(*p, kMessage);
+  EXPECT_EQ(accepted.action, Action::kAccept);
+  EXPECT_EQ(accepted.headerBlock(), "X-Stamp: yes\r\n");
+
+  const std::string held = "From: a@example.test\r\nSubject: hold me\r\n\r\nbody\r\n";
+  const auto quarantined = test::runPipeline(*p, held);
+  EXPECT_EQ(quarantined.action, Action::kQuarantine);
+  EXPECT_EQ(quarantined.headerBlock(), "");
+  ASSERT_EQ(quarantined.stages.size(), 1U);  // the stamp stage did not run
+
+  // A release runs only the outbound stages: the content rule is not applied again.
+  const auto released = test::runPipeline(*p, held, test::testEnvelope(), true);
+  EXPECT_EQ(released.action, Action::kAccept);
+  EXPECT_EQ(released.headerBlock(), "X-Stamp: yes\r\n");
+  ASSERT_EQ(released.stages.size(), 1U);
+  EXPECT_EQ(released.stages[0].stage, "stamp");
+}
+
+TEST_F(OutboundPhaseTest, FilterStageAfterOutboundStageIsAnError) {
+  write("pipeline.toml", "[[stage]]\ntype = \"stamp\"\n[[stage]]\ntype = \"content\"\n");
+  try {
+    Pipeline::load(dir_.path(), registry_);
+    FAIL() << "loaded";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr(at("pipeline.toml", 3, 1) +
+                                    "stage 'content' must come before stage 'stamp'"));
+  }
+}
+
 TEST(StageRegistry, RefusesDoubleRegistration) {
   StageRegistry registry;
   registerBuiltinStages(registry);

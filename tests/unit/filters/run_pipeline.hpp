@@ -34,13 +34,17 @@ inline Envelope testEnvelope() {
   return env;
 }
 
+// outbound_only: Pipeline::runOutbound (a quarantine release) instead of Pipeline::run.
 inline filters::Verdict runPipeline(const filters::Pipeline& pipeline, const std::string& raw,
-                                    const Envelope& env = testEnvelope()) {
+                                    const Envelope& env = testEnvelope(),
+                                    bool outbound_only = false) {
   asio::io_context io;
   asio::thread_pool blocking(2);
   const MessageView view(env, raw);
   filters::StageContext ctx{blocking};
-  auto future = asio::co_spawn(io, pipeline.run(view, ctx), asio::use_future);
+  auto future =
+      asio::co_spawn(io, outbound_only ? pipeline.runOutbound(view, ctx) : pipeline.run(view, ctx),
+                     asio::use_future);
   io.run();
   auto verdict = future.get();
   blocking.join();
