@@ -16,6 +16,15 @@
 #include "core/util/time_format.hpp"
 
 namespace relayguard {
+
+AuditOptions AuditOptions::fromConfig(const Config& config) {
+  AuditOptions o;
+  o.dir = config.spool_dir / "audit";
+  o.max_file_bytes = config.audit.max_file_size;
+  o.anchor_key = config.audit.loadKey(config.spool_dir);
+  o.anchor_interval = config.audit.anchor_interval;
+  return o;
+}
 namespace {
 
 const std::string kZeroHash(64, '0');

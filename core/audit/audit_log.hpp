@@ -27,6 +27,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/config/config.hpp"
+
 namespace relayguard {
 
 struct AuditOptions {
@@ -34,6 +36,10 @@ struct AuditOptions {
   std::uint64_t max_file_bytes = 64ULL << 20;
   std::optional<std::string> anchor_key;  // raw key bytes
   std::chrono::seconds anchor_interval{60};
+
+  // <spool_dir>/audit with the config's [audit] settings; reads the anchor key (throws
+  // ConfigError if it cannot be read safely).
+  static AuditOptions fromConfig(const Config& config);
 };
 
 class AuditLog {

@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include "core/cli/commands.hpp"
+#include "core/util/time_format.hpp"
+#include "core/util/units.hpp"
 
 namespace relayguard::cli {
 
@@ -19,6 +21,28 @@ void setUpLogging(const std::string& level) {
 int fail(const std::string& message) {
   std::cerr << message << "\n";
   return 1;
+}
+
+std::optional<queue::SpoolLock> lockIdleSpool(const Config& config) {
+  auto lock = queue::SpoolLock::tryAcquire(config.spool_dir);
+  if (!lock) {
+    fail((config.spool_dir / "relayguard.lock").string() +
+         ": a relay holds the spool but does not answer on control.sock; try again");
+  }
+  return lock;
+}
+
+std::optional<std::string> timeBound(const std::string& text) {
+  if (text.empty()) {
+    return std::string();
+  }
+  if (const auto d = parseDuration(text)) {
+    return rfc3339(std::chrono::system_clock::now() - *d);
+  }
+  if (text.size() >= 10 && text[4] == '-' && text[7] == '-') {
+    return text;
+  }
+  return std::nullopt;
 }
 
 Runner withConfig(const GlobalOptions& global, std::function<int(const Config&)> fn) {
@@ -47,6 +71,7 @@ int runApp(int argc, char** argv) {
   addSinkCommand(app, global, run);
   addRulesCommand(app, global, run);
   addAuditCommand(app, global, run);
+  addQuarantineCommand(app, global, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -24,20 +24,6 @@ struct AuditArgs {
   bool table = false;
 };
 
-// "30d" → the RFC 3339 time 30 days ago; an RFC 3339 time stays as it is.
-std::optional<std::string> timeBound(const std::string& text) {
-  if (text.empty()) {
-    return std::string();
-  }
-  if (const auto d = parseDuration(text)) {
-    return rfc3339(std::chrono::system_clock::now() - *d);
-  }
-  if (text.size() >= 10 && text[4] == '-' && text[7] == '-') {
-    return text;
-  }
-  return std::nullopt;
-}
-
 int search(const Config& config, AuditArgs args) {
   for (auto* bound : {&args.query.since, &args.query.until}) {
     const auto t = timeBound(*bound);

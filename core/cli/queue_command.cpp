@@ -9,6 +9,7 @@
 #include "core/cli/commands.hpp"
 #include "core/config/config.hpp"
 #include "core/queue/spool.hpp"
+#include "core/queue/spool_lock.hpp"
 #include "core/server/control_socket.hpp"
 #include "core/util/durable_file.hpp"
 
@@ -93,14 +94,26 @@ int showMessage(const Config& config, const std::string& text) {
   return 0;
 }
 
+// Sends a request to the running relay; nullopt when none is running.
+std::optional<nlohmann::json> askRelay(const Config& config, const nlohmann::json& request) {
+  return ControlSocket::request(config.spool_dir / "control.sock", request);
+}
+
+std::string errorOf(const nlohmann::json& answer) {
+  return answer.value("error", std::string("no reason given"));
+}
+
 int flushQueue(const Config& config) {
-  const auto answer = ControlSocket::request(config.spool_dir / "control.sock", "flush");
-  if (answer) {
-    if (answer->starts_with("ok")) {
+  if (const auto answer = askRelay(config, {{"command", "queue.flush"}})) {
+    if (answer->value("ok", false)) {
       std::cout << "flush requested: every queued message is due now\n";
       return 0;
     }
-    return fail("relay refused: " + *answer);
+    return fail("relay refused: " + errorOf(*answer));
+  }
+  const auto lock = lockIdleSpool(config);
+  if (!lock) {
+    return 1;
   }
   queue::Spool spool(config.spool_dir);
   auto messages = spool.list();
@@ -118,13 +131,16 @@ int deleteMessage(const Config& config, const std::string& text) {
   if (!id) {
     return 1;
   }
-  const auto answer = ControlSocket::request(config.spool_dir / "control.sock", "delete " + text);
-  if (answer) {
-    if (*answer == "ok") {
+  if (const auto answer = askRelay(config, {{"command", "queue.delete"}, {"id", text}})) {
+    if (answer->value("ok", false)) {
       std::cout << "deleted " << text << "\n";
       return 0;
     }
-    return fail("cannot delete " + text + ": " + answer->substr(answer->find(' ') + 1));
+    return fail("cannot delete " + text + ": " + errorOf(*answer));
+  }
+  const auto lock = lockIdleSpool(config);
+  if (!lock) {
+    return 1;
   }
   queue::Spool spool(config.spool_dir);
   if (!spool.remove(*id)) {

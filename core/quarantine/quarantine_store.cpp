@@ -7,6 +7,7 @@
 
 #include <sys/stat.h>
 
+#include "core/queue/queue_id.hpp"
 #include "core/util/durable_file.hpp"
 
 namespace relayguard {
@@ -31,6 +32,57 @@ void QuarantineStore::store(const std::string& id, std::string_view message,
                             const nlohmann::json& record) {
   const std::string json = record.dump();
   commitFiles(tmp_, dir_, {{id + ".msg", message}, {id + ".json", json}});
+}
+
+std::vector<nlohmann::json> QuarantineStore::list(std::vector<std::string>* problems) const {
+  std::vector<nlohmann::json> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    const auto& path = entry.path();
+    if (path.extension() != ".json" || !queue::QueueId::parse(path.stem().string())) {
+      continue;
+    }
+    try {
+      out.push_back(nlohmann::json::parse(readFile(path)));
+    } catch (const std::exception& e) {
+      if (problems != nullptr && std::filesystem::exists(path)) {  // not released meanwhile
+        problems->push_back(path.string() + ": " + e.what());
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
+    return std::make_pair(a.value("time", ""), a.value("id", "")) <
+           std::make_pair(b.value("time", ""), b.value("id", ""));
+  });
+  return out;
+}
+
+std::optional<nlohmann::json> QuarantineStore::read(const std::string& id) const {
+  if (!queue::QueueId::parse(id)) {
+    return std::nullopt;  // never a path outside the quarantine folder
+  }
+  try {
+    return nlohmann::json::parse(readFile(dir_ / (id + ".json")));
+  } catch (const IoError& e) {
+    if (e.error() == ENOENT) {
+      return std::nullopt;
+    }
+    throw;
+  }
+}
+
+std::optional<std::string> QuarantineStore::readMessage(const std::string& id) const {
+  if (!queue::QueueId::parse(id)) {
+    return std::nullopt;
+  }
+  try {
+    return readFile(dir_ / (id + ".msg"));
+  } catch (const IoError& e) {
+    if (e.error() == ENOENT) {
+      return std::nullopt;
+    }
+    throw;
+  }
 }
 
 bool QuarantineStore::remove(const std::string& id) {

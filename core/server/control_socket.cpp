@@ -8,16 +8,34 @@
 #include <asio/streambuf.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <pwd.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace relayguard {
 namespace {
 
 constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
-constexpr std::size_t kMaxRequest = 512;
+// A request names an id, a few addresses and a reason: far below this.
+constexpr std::size_t kMaxRequest = 64 * 1024;
+
+nlohmann::json errorResponse(const std::string& what) {
+  return {{"ok", false}, {"error", what}};
+}
 
 }  // namespace
+
+std::string userName(uid_t uid) {
+  std::string buf(4096, '\0');
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr) {
+    return found->pw_name;
+  }
+  return "uid " + std::to_string(uid);
+}
 
 ControlSocket::ControlSocket(asio::io_context& io, std::filesystem::path path, Handler handler)
     : io_(io), path_(std::move(path)), handler_(std::move(handler)), acceptor_(io) {}
@@ -73,19 +91,27 @@ asio::awaitable<void> ControlSocket::serve(asio::local::stream_protocol::socket 
   if (ec) {
     co_return;
   }
-  std::string line(asio::buffers_begin(buf.data()), asio::buffers_begin(buf.data()) + n - 1);
-  std::string response;
-  try {
-    response = co_await handler_(line);
-  } catch (const std::exception& e) {
-    response = std::string("error ") + e.what();
+  const std::string line(asio::buffers_begin(buf.data()),
+                         asio::buffers_begin(buf.data()) + static_cast<std::ptrdiff_t>(n) - 1);
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    co_return;  // a peer we cannot identify gets no service
   }
-  response += '\n';
-  co_await asio::async_write(socket, asio::buffer(response), kUseTuple);
+  const ControlPeer peer{cred.uid, userName(cred.uid)};
+  nlohmann::json response;
+  try {
+    const nlohmann::json request = nlohmann::json::parse(line);
+    response = co_await handler_(request, peer);
+  } catch (const std::exception& e) {
+    response = errorResponse(e.what());
+  }
+  const std::string text = response.dump() + "\n";
+  co_await asio::async_write(socket, asio::buffer(text), kUseTuple);
 }
 
-std::optional<std::string> ControlSocket::request(const std::filesystem::path& path,
-                                                  const std::string& line) {
+std::optional<nlohmann::json> ControlSocket::request(const std::filesystem::path& path,
+                                                     const nlohmann::json& request) {
   asio::io_context io;
   asio::local::stream_protocol::socket socket(io);
   std::error_code ec;
@@ -93,7 +119,7 @@ std::optional<std::string> ControlSocket::request(const std::filesystem::path& p
   if (ec) {
     return std::nullopt;
   }
-  const std::string req = line + "\n";
+  const std::string req = request.dump() + "\n";
   asio::write(socket, asio::buffer(req), ec);
   if (ec) {
     return std::nullopt;
@@ -101,9 +127,15 @@ std::optional<std::string> ControlSocket::request(const std::filesystem::path& p
   asio::streambuf buf(kMaxRequest);
   const std::size_t n = asio::read_until(socket, buf, '\n', ec);
   if (ec) {
-    return std::nullopt;
+    return errorResponse("the relay closed the control connection: " + ec.message());
   }
-  return std::string(asio::buffers_begin(buf.data()), asio::buffers_begin(buf.data()) + n - 1);
+  try {
+    return nlohmann::json::parse(
+        std::string(asio::buffers_begin(buf.data()),
+                    asio::buffers_begin(buf.data()) + static_cast<std::ptrdiff_t>(n) - 1));
+  } catch (const nlohmann::json::exception& e) {
+    return errorResponse(std::string("unreadable answer from the relay: ") + e.what());
+  }
 }
 
 }  // namespace relayguard

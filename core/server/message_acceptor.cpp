@@ -122,6 +122,7 @@ asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& enve
     stored["subject"] = headers.subject;
     stored["helo"] = envelope.helo;
     stored["size"] = data.size();
+    stored["envelope"] = queue::QueuedMessage::fromEnvelope(id, envelope, data.size()).toJson();
     const smtp::Reply reply = co_await quarantine(id, envelope, data, stored);
     if (reply.positive()) {
       spdlog::warn("quarantined id={} client={} from={} rule={}", id.str(), envelope.client_ip,

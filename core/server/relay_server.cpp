@@ -13,45 +13,24 @@
 #include <asio/steady_timer.hpp>
 #include <asio/thread_pool.hpp>
 #include <asio/use_awaitable.hpp>
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include "core/audit/audit_log.hpp"
 #include "core/delivery/scheduler.hpp"
 #include "core/quarantine/quarantine_store.hpp"
 #include "core/queue/spool.hpp"
+#include "core/queue/spool_lock.hpp"
+#include "core/server/control_commands.hpp"
 #include "core/server/control_socket.hpp"
 #include "core/server/message_acceptor.hpp"
 #include "core/smtp/connection_limiter.hpp"
 #include "core/smtp/listener.hpp"
 #include "core/util/blocking.hpp"
-#include "core/util/strings.hpp"
 
 namespace relayguard {
 namespace {
 
 constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
-
-// Holds an exclusive flock on <spool>/relayguard.lock for the life of the process, so two
-// relays never share a spool.
-class SpoolLock {
- public:
-  explicit SpoolLock(const std::filesystem::path& spool) {
-    const auto path = spool / "relayguard.lock";
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd_ < 0 || ::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      throw std::runtime_error(path.string() + ": the spool is in use by another relayguard serve");
-    }
-  }
-  SpoolLock(const SpoolLock&) = delete;
-  SpoolLock& operator=(const SpoolLock&) = delete;
-  ~SpoolLock() { ::close(fd_); }
-
- private:
-  int fd_ = -1;
-};
 
 void logPipeline(const filters::Pipeline& pipeline, std::string_view what) {
   std::string stages;
@@ -85,18 +64,14 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
   std::signal(SIGPIPE, SIG_IGN);
   try {
     queue::Spool spool(config.spool_dir);
-    SpoolLock lock(config.spool_dir);
+    queue::SpoolLock lock(config.spool_dir);
     auto recovered = spool.recover();
 
     QuarantineStore quarantine(config.spool_dir);
     PipelineSlot pipeline(filters::Pipeline::load(config.rules_dir));
     logPipeline(*pipeline.load(), "rules loaded");
 
-    AuditOptions audit_options;
-    audit_options.dir = config.spool_dir / "audit";
-    audit_options.max_file_bytes = config.audit.max_file_size;
-    audit_options.anchor_key = config.audit.loadKey(config.spool_dir);
-    audit_options.anchor_interval = config.audit.anchor_interval;
+    const AuditOptions audit_options = AuditOptions::fromConfig(config);
     AuditLog audit(audit_options);
 
     asio::io_context io;
@@ -144,32 +119,13 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
       spdlog::warn("no [[listener]] configured: only delivering the queue");
     }
 
+    QuarantineReview review(
+        quarantine, spool, audit, [&pipeline] { return pipeline.load(); }, blocking,
+        [&scheduler](queue::QueuedMessage m) { scheduler.enqueue(std::move(m)); });
+    ControlCommands commands(&scheduler, review);
     ControlSocket control(io, config.spool_dir / "control.sock",
-                          [&scheduler](const std::string& req) -> asio::awaitable<std::string> {
-                            const auto words = splitWhitespace(req);
-                            if (words.size() == 1 && words[0] == "ping") {
-                              co_return "ok";
-                            }
-                            if (words.size() == 1 && words[0] == "flush") {
-                              scheduler.flush();
-                              co_return "ok";
-                            }
-                            if (words.size() == 2 && words[0] == "delete") {
-                              const auto id = queue::QueueId::parse(words[1]);
-                              if (!id) {
-                                co_return "error bad queue id";
-                              }
-                              const auto removed = co_await scheduler.remove(*id);
-                              switch (removed) {
-                                case delivery::Scheduler::RemoveResult::kRemoved:
-                                  co_return "ok";
-                                case delivery::Scheduler::RemoveResult::kBusy:
-                                  co_return "error busy: being delivered, try again";
-                                case delivery::Scheduler::RemoveResult::kNotFound:
-                                  co_return "error not found";
-                              }
-                            }
-                            co_return "error unknown request";
+                          [&commands](const nlohmann::json& request, const ControlPeer& peer) {
+                            return commands.handle(request, peer);
                           });
     control.start();
     scheduler.start(std::move(recovered));
