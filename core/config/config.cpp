@@ -239,6 +239,29 @@ void loadAudit(Config& cfg, TomlReader& top, const std::filesystem::path& base) 
   r.finish();
 }
 
+void loadPickup(Config& cfg, TomlReader& top, const std::filesystem::path& base) {
+  const toml::table* t = top.table("pickup");
+  if (t == nullptr) {
+    return;
+  }
+  TomlReader r(*t, cfg.file);
+  PickupConfig pickup;
+  pickup.directory = resolve(base, r.requiredString("directory"));
+  pickup.badmail = resolve(
+      base, r.string("badmail").value_or((pickup.directory.parent_path() / "badmail").string()));
+  if (pickup.badmail == pickup.directory) {
+    r.fail("badmail", "must not be the pickup directory itself");
+  }
+  if (auto v = r.duration("interval")) {
+    if (v->count() == 0) {
+      r.fail("interval", "must be at least 1s");
+    }
+    pickup.interval = *v;
+  }
+  r.finish();
+  cfg.pickup = std::move(pickup);
+}
+
 void loadTls(Config& cfg, TomlReader& top, const std::filesystem::path& base) {
   const toml::table* t = top.table("tls");
   if (t == nullptr) {
@@ -359,6 +382,7 @@ Config Config::load(const std::filesystem::path& file) {
   loadDelivery(cfg, top);
   loadDns(cfg, top);
   loadAudit(cfg, top, base);
+  loadPickup(cfg, top, base);
   top.finish();
 
   for (const auto& l : cfg.listeners) {

@@ -93,6 +93,13 @@ struct DnsConfig {
   std::vector<net::Endpoint> servers;
 };
 
+// [pickup]: an IIS-style pickup folder (pickup_directory.hpp).
+struct PickupConfig {
+  std::filesystem::path directory;
+  std::filesystem::path badmail;  // default: "badmail" beside the pickup folder
+  std::chrono::seconds interval{1};
+};
+
 struct Config {
   std::filesystem::path file;
   std::string hostname;
@@ -106,6 +113,7 @@ struct Config {
   DeliveryConfig delivery;
   DnsConfig dns;
   AuditConfig audit;
+  std::optional<PickupConfig> pickup;
 
   // The first route whose domains match, or nullptr.
   const RouteConfig* routeFor(std::string_view domain) const;

@@ -37,16 +37,21 @@ std::string decidedBy(const filters::Verdict& verdict) {
 
 std::string receivedHeader(const Envelope& env, const std::string& hostname,
                            const std::string& queue_id) {
-  const bool v6 = env.client_ip.find(':') != std::string::npos;
-  std::string protocol = env.esmtp ? "ESMTP" : "SMTP";
-  if (env.esmtp && env.tls) {
-    protocol += "S";
+  std::string h;
+  if (env.client_ip.empty()) {  // a local source (the pickup folder): no peer to name
+    h = "Received: by " + hostname + " (relayguard " + env.helo + ") id " + queue_id;
+  } else {
+    const bool v6 = env.client_ip.find(':') != std::string::npos;
+    std::string protocol = env.esmtp ? "ESMTP" : "SMTP";
+    if (env.esmtp && env.tls) {
+      protocol += "S";
+    }
+    if (env.esmtp && env.auth_user) {
+      protocol += "A";
+    }
+    h = "Received: from " + env.helo + " ([" + (v6 ? "IPv6:" : "") + env.client_ip + "])\r\n\tby " +
+        hostname + " (relayguard) with " + protocol + " id " + queue_id;
   }
-  if (env.esmtp && env.auth_user) {
-    protocol += "A";
-  }
-  std::string h = "Received: from " + env.helo + " ([" + (v6 ? "IPv6:" : "") + env.client_ip +
-                  "])\r\n\tby " + hostname + " (relayguard) with " + protocol + " id " + queue_id;
   if (env.rcpt_to.size() == 1) {
     h += "\r\n\tfor " + env.rcpt_to.front().bracketed();
   }

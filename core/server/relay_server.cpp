@@ -17,6 +17,7 @@
 
 #include "core/audit/audit_log.hpp"
 #include "core/delivery/scheduler.hpp"
+#include "core/pickup/pickup_directory.hpp"
 #include "core/quarantine/quarantine_store.hpp"
 #include "core/queue/spool.hpp"
 #include "core/queue/spool_lock.hpp"
@@ -115,7 +116,12 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
           std::make_unique<smtp::Listener>(io, l.address, std::move(s), acceptor, limiter));
       listeners.back()->start();
     }
-    if (listeners.empty()) {
+    std::unique_ptr<PickupDirectory> pickup;
+    if (config.pickup) {
+      pickup = std::make_unique<PickupDirectory>(io, config, *config.pickup, acceptor, blocking);
+      pickup->start();
+    }
+    if (listeners.empty() && !pickup) {
       spdlog::warn("no [[listener]] configured: only delivering the queue");
     }
 
@@ -156,6 +162,9 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
                 l->stop();
               }
               control.stop();
+              if (pickup) {
+                pickup->stop();
+              }
               const auto deadline = std::chrono::steady_clock::now() + options.shutdown_grace;
               asio::steady_timer t(io);
               auto active = [&] {
