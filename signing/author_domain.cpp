@@ -10,16 +10,6 @@
 namespace relayguard::signing {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
-
 // Adds the domain of every mailbox in `list` (recursing into groups).
 void collectDomains(InternetAddressList* list, std::set<std::string>& domains, bool& any) {
   const int n = internet_address_list_length(list);
@@ -39,7 +29,7 @@ void collectDomains(InternetAddressList* list, std::set<std::string>& domains, b
     if (at == std::string_view::npos || at + 1 >= text.size()) {
       continue;
     }
-    std::string domain = lower(text.substr(at + 1));
+    std::string domain = toLower(text.substr(at + 1));
     while (!domain.empty() && domain.back() == '.') {
       domain.pop_back();
     }

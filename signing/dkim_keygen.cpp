@@ -21,7 +21,9 @@ struct BioFree {
   void operator()(BIO* b) const noexcept { BIO_free(b); }
 };
 
-std::string pemOf(EVP_PKEY* key) {
+}  // namespace
+
+std::string privateKeyPem(EVP_PKEY* key) {
   std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
   if (!bio ||
       PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
@@ -32,8 +34,6 @@ std::string pemOf(EVP_PKEY* key) {
   std::string out(data, static_cast<std::size_t>(len));
   return out;
 }
-
-}  // namespace
 
 EvpPkeyPtr generateKey(DkimAlgorithm algorithm, unsigned bits) {
   const bool rsa = algorithm == DkimAlgorithm::kRsaSha256;
@@ -57,7 +57,7 @@ EvpPkeyPtr generateKey(DkimAlgorithm algorithm, unsigned bits) {
 }
 
 void writePrivateKey(EVP_PKEY* key, const std::filesystem::path& file) {
-  const std::string pem = pemOf(key);
+  const std::string pem = privateKeyPem(key);
   const std::string name = file.string();
   const int fd =
       ::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, S_IRUSR | S_IWUSR);

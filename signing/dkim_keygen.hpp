@@ -12,6 +12,9 @@ namespace relayguard::signing {
 // An RSA key of `bits` (kMinRsaBits..kMaxRsaBits) or an Ed25519 key; throws KeyError.
 EvpPkeyPtr generateKey(DkimAlgorithm algorithm, unsigned bits = kMinRsaBits);
 
+// The key as PKCS#8 PEM text (what writePrivateKey stores and DkimKey::fromPem reads).
+std::string privateKeyPem(EVP_PKEY* key);
+
 // Writes `key` to `file` with mode 0600, refusing to replace an existing file (or to follow a
 // symbolic link there); the data is on disk (fsync) when this returns. Throws KeyError.
 void writePrivateKey(EVP_PKEY* key, const std::filesystem::path& file);

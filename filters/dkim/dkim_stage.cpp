@@ -5,19 +5,11 @@
 #include <tuple>
 
 #include "core/util/blocking.hpp"
+#include "core/util/strings.hpp"
 #include "signing/author_domain.hpp"
 
 namespace relayguard::filters {
 namespace {
-
-std::string lower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return s;
-}
 
 Action actionNamed(const std::string& name) {
   if (name == "tag") {
@@ -34,7 +26,7 @@ Action actionNamed(const std::string& name) {
 
 std::shared_ptr<const signing::DkimKey> readKey(TomlReader& k,
                                                 const std::filesystem::path& rules_dir) {
-  std::string domain = lower(k.requiredString("domain"));
+  std::string domain = toLower(k.requiredString("domain"));
   while (!domain.empty() && domain.back() == '.') {
     domain.pop_back();
   }

@@ -4,6 +4,7 @@
 // [[stage.key]]).
 #include "filters/dkim/dkim_stage.hpp"
 
+#include <algorithm>
 #include <fstream>
 
 #include <gmock/gmock.h>

@@ -3,13 +3,14 @@
 // known-answer test; the pre-parsed key path; key loading refusals.
 #include "signing/dkim_signer.hpp"
 
+#include <algorithm>
+#include <ctime>
 #include <fstream>
 #include <regex>
 #include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <openssl/pem.h>
 #include <openssl/rsa.h>
 
 #include "signing/author_domain.hpp"
@@ -24,16 +25,6 @@ using test::TempDir;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string pemOf(EVP_PKEY* key) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio, &data);
-  std::string out(data, static_cast<std::size_t>(len));
-  BIO_free(bio);
-  return out;
-}
-
 struct Keyed {
   std::shared_ptr<const DkimKey> key;
   std::map<std::string, std::string> dns;
@@ -43,7 +34,7 @@ Keyed newKey(DkimAlgorithm alg, const std::string& domain = "example.test",
              const std::string& selector = "s1") {
   const auto pkey = generateKey(alg);
   Keyed k;
-  k.key = DkimKey::fromPem(domain, selector, alg, pemOf(pkey.get()));
+  k.key = DkimKey::fromPem(domain, selector, alg, privateKeyPem(pkey.get()));
   k.dns[selector + "._domainkey." + domain] = k.key->dnsRecord();
   return k;
 }
@@ -259,7 +250,7 @@ std::shared_ptr<const DkimKey> rfcKey() {
   EXPECT_GE(n, 32);
   EvpPkeyPtr pkey(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed, 32));
   return DkimKey::fromPem("football.example.com", "brisbane", DkimAlgorithm::kEd25519Sha256,
-                          pemOf(pkey.get()));
+                          privateKeyPem(pkey.get()));
 }
 
 TEST(Rfc8463AppendixA, TheRfcKeyGivesTheRfcPublicKeyRecord) {
@@ -314,8 +305,9 @@ class KeyLoading : public ::testing::Test {
 TEST_F(KeyLoading, AcceptsOwnerOnlyRsaAndEd25519Keys) {
   const auto rsa = generateKey(DkimAlgorithm::kRsaSha256);
   const auto ed = generateKey(DkimAlgorithm::kEd25519Sha256);
-  EXPECT_EQ(loadError(writeKey("rsa.pem", pemOf(rsa.get()))), "");
-  EXPECT_EQ(loadError(writeKey("ed.pem", pemOf(ed.get())), DkimAlgorithm::kEd25519Sha256), "");
+  EXPECT_EQ(loadError(writeKey("rsa.pem", privateKeyPem(rsa.get()))), "");
+  EXPECT_EQ(loadError(writeKey("ed.pem", privateKeyPem(ed.get())), DkimAlgorithm::kEd25519Sha256),
+            "");
   EXPECT_EQ(DkimKey::load("example.test", "s1", DkimAlgorithm::kRsaSha256, dir_.path() / "rsa.pem")
                 ->bits(),
             2048U);
@@ -327,13 +319,13 @@ TEST_F(KeyLoading, RefusesMissingUnreadableAndExposedKeys) {
   EXPECT_THAT(loadError(dir_.path() / "dir.pem"), HasSubstr("not a regular file"));
   const auto rsa = generateKey(DkimAlgorithm::kRsaSha256);
   using std::filesystem::perms;
-  const auto group = writeKey("group.pem", pemOf(rsa.get()),
+  const auto group = writeKey("group.pem", privateKeyPem(rsa.get()),
                               perms::owner_read | perms::owner_write | perms::group_read);
   EXPECT_THAT(loadError(group), HasSubstr("mode 0640"));
   const auto world =
-      writeKey("world.pem", pemOf(rsa.get()), perms::owner_read | perms::others_read);
+      writeKey("world.pem", privateKeyPem(rsa.get()), perms::owner_read | perms::others_read);
   EXPECT_THAT(loadError(world), HasSubstr("mode 0404"));
-  const std::string secret = pemOf(rsa.get());
+  const std::string secret = privateKeyPem(rsa.get());
   EXPECT_THAT(loadError(world), Not(HasSubstr(secret.substr(40, 20)))) << "no key text in errors";
 }
 
@@ -344,14 +336,15 @@ TEST_F(KeyLoading, RefusesKeysThatDoNotParseOrDoNotFit) {
                                  "-----END PRIVATE KEY-----\n")),
               HasSubstr("does not parse"));
   const auto ed = generateKey(DkimAlgorithm::kEd25519Sha256);
-  EXPECT_THAT(loadError(writeKey("ed.pem", pemOf(ed.get()))), HasSubstr("not an RSA key"));
+  EXPECT_THAT(loadError(writeKey("ed.pem", privateKeyPem(ed.get()))), HasSubstr("not an RSA key"));
   const auto rsa = generateKey(DkimAlgorithm::kRsaSha256);
-  EXPECT_THAT(loadError(writeKey("rsa.pem", pemOf(rsa.get())), DkimAlgorithm::kEd25519Sha256),
-              HasSubstr("not an Ed25519 key"));
+  EXPECT_THAT(
+      loadError(writeKey("rsa.pem", privateKeyPem(rsa.get())), DkimAlgorithm::kEd25519Sha256),
+      HasSubstr("not an Ed25519 key"));
   // 1024 bits: made directly with OpenSSL (generateKey refuses it too).
   EVP_PKEY* small = EVP_RSA_gen(1024);
   ASSERT_NE(small, nullptr);
-  EXPECT_THAT(loadError(writeKey("small.pem", pemOf(small))),
+  EXPECT_THAT(loadError(writeKey("small.pem", privateKeyPem(small))),
               HasSubstr("1024 bits: at least 2048"));
   EVP_PKEY_free(small);
   EXPECT_THROW(generateKey(DkimAlgorithm::kRsaSha256, 1024), KeyError);
