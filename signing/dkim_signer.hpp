@@ -7,6 +7,10 @@
 // Message-ID, Reply-To, the MIME and list headers, ...), and kOversignedHeaders named once more
 // than they occur, so that none of them can be added after signing without breaking it.
 //
+// Folding: with relaxed header canonicalization (the default) libopendkim folds the field at 75
+// columns; with simple, the field is one line up to b=, whose value alone is folded (simple
+// hashes the field byte for byte, and a fold before b= could differ from the hashed form).
+//
 // A DkimSigner is immutable and may sign from several threads at once (one libopendkim library
 // handle, one message handle per signature). sign() is CPU work: call it on the blocking pool.
 #pragma once

@@ -96,7 +96,8 @@ TEST_F(DkimStageTest, MostSpecificDomainWinsAndOtherDomainsAreNotSigned) {
   EXPECT_THAT(sub.add_headers[0].value, HasSubstr("d=mail.example.test"));
   const auto parent = test::runPipeline(*p, mail("x@shop.example.test"));
   ASSERT_EQ(signatures(parent), 1U);
-  EXPECT_THAT(parent.add_headers[0].value, HasSubstr("d=example.test; s=p"));
+  EXPECT_THAT(parent.add_headers[0].value, HasSubstr("d=example.test;"));
+  EXPECT_THAT(parent.add_headers[0].value, HasSubstr("s=p;"));
   EXPECT_EQ(test::dkimpyVerify(delivered(parent, mail("x@shop.example.test")), dns_).status, 0);
   for (const auto* other : {"x@example.org", "x@badexample.test", "x@test"}) {
     const auto v = test::runPipeline(*p, mail(other));
@@ -203,7 +204,7 @@ TEST_F(DkimStageTest, ConfigErrors) {
   write("pipeline.toml", "[[stage]]\ntype = \"dkim\"\n");
   EXPECT_THAT(loadError(), HasSubstr("needs at least one [[stage.key]]"));
   write("pipeline.toml", "[[stage]]\ntype = \"dkim\"\ncanonicalization = \"loose\"\n" + good);
-  EXPECT_THAT(loadError(), HasSubstr(at(3, 20) + "'loose' is not header/body"));
+  EXPECT_THAT(loadError(), HasSubstr(at(3, 20) + "canonicalization: 'loose' is not"));
   write("pipeline.toml", "[[stage]]\ntype = \"dkim\"\n" + good + good);
   EXPECT_THAT(loadError(), HasSubstr("a second key for selector 's1'"));
   write("pipeline.toml", "[[stage]]\ntype = \"dkim\"\n" + good + "l = 100\n");
