@@ -62,7 +62,9 @@ const std::string kHeaders =
     "Message-ID: <1@example.test>\r\nMIME-Version: 1.0\r\n"
     "Content-Type: text/plain; charset=utf-8\r\n";
 
-// The awkward messages: each must verify for every algorithm and canonicalization.
+// The awkward messages: each must verify for every algorithm and canonicalization. (A bare CR
+// is not among them: the relay refuses it in DATA, and libopendkim and dkimpy canonicalize it
+// differently under relaxed body canonicalization.)
 std::vector<std::pair<std::string, std::string>> awkwardMessages() {
   const std::string long_line(990, 'x');
   return {
@@ -80,7 +82,6 @@ std::vector<std::pair<std::string, std::string>> awkwardMessages() {
        "From:app@example.test\r\nTo:   a@example.org,\r\n\t b@example.org\r\n"
        "Subject:  spaced   out \t \r\n  and folded\r\n\r\n  indented\t\tline  \r\n"
        "trailing spaces   \r\n \t \r\nlast\r\n"},
-      {"bare CR inside a line", kHeaders + "\r\ncarriage\rreturn inside\r\n"},
       {"dot lines", kHeaders + "\r\n.\r\n..\r\n.leading dot\r\n"},
   };
 }
