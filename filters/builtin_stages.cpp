@@ -3,6 +3,7 @@
 #include "filters/antivirus/antivirus_stage.hpp"
 #include "filters/attachments/attachments_stage.hpp"
 #include "filters/content/content_stage.hpp"
+#include "filters/dkim/dkim_stage.hpp"
 #include "filters/registry.hpp"
 #include "filters/urls/urls_stage.hpp"
 
@@ -13,6 +14,7 @@ void registerBuiltinStages(StageRegistry& registry) {
   registry.add("attachments", &AttachmentsStage::create);
   registry.add("urls", &UrlsStage::create);
   registry.add("content", &ContentStage::create);
+  registry.add("dkim", &DkimStage::create);
 }
 
 }  // namespace relayguard::filters

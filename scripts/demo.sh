@@ -2,7 +2,8 @@
 # demo.sh: sets up and builds relayguard, then runs the relay on samples/relayguard.toml with a
 # `relayguard sink` beside it as the smart host, sends one test message through it, and keeps
 # the relay running in the foreground (Ctrl-C stops both). Delivered mail lands in
-# samples/sink-maildir/ as one .eml file per message.
+# samples/sink-maildir/ as one .eml file per message, DKIM-signed for example.test with a key made
+# on the first run (samples/rules/keys/, never committed).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/build.sh" relayguard
@@ -10,6 +11,13 @@ bin="$root/build/relayguard"
 config="$root/samples/relayguard.toml"
 maildir="$root/samples/sink-maildir"
 
+# The sample pipeline signs mail of example.test with this key; the repository holds no private
+# key, so the demo makes one on its first run (publish the printed TXT record for a real domain).
+key="$root/samples/rules/keys/example.test.s1.pem"
+if [[ ! -f "$key" ]]; then
+  mkdir -p -m 0700 "$(dirname "$key")"
+  "$bin" dkim keygen --domain example.test --selector s1 --out "$key"
+fi
 "$bin" check --config "$config"
 "$bin" sink --listen 127.0.0.1:2526 --maildir "$maildir" &
 sink=$!

@@ -72,6 +72,7 @@ int runApp(int argc, char** argv) {
   addRulesCommand(app, global, run);
   addAuditCommand(app, global, run);
   addQuarantineCommand(app, global, run);
+  addDkimCommand(app, global, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,9 +1,12 @@
 // sample_rules_test: the shipped samples/rules directory against the .eml fixtures, one
 // behaviour per message: what a security team adopting the samples gets (the antivirus stage
-// with the test signature database in samples/clamav).
+// with the test signature database in samples/clamav, and DKIM signing). The samples are copied
+// to a scratch folder with a freshly generated signing key, as scripts/demo.sh does: the
+// repository holds no private key.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/support/dkim_check.hpp"
 #include "tests/unit/filters/run_pipeline.hpp"
 
 namespace relayguard::filters {
@@ -17,25 +20,46 @@ using ::testing::ElementsAre;
 class SampleRules : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    pipeline_ = Pipeline::load(std::string(RELAYGUARD_SOURCE_DIR) + "/samples/rules");
+    dir_ = std::make_unique<test::TempDir>();
+    const std::filesystem::path samples = std::string(RELAYGUARD_SOURCE_DIR) + "/samples";
+    for (const char* sub : {"rules", "clamav"}) {
+      std::filesystem::copy(samples / sub, dir_->path() / sub,
+                            std::filesystem::copy_options::recursive);
+    }
+    std::filesystem::remove_all(dir_->path() / "rules/keys");  // a demo run's key, if any
+    const auto key = test::writeTestKey(dir_->path() / "rules/keys", "example.test.s1.pem",
+                                        signing::DkimAlgorithm::kRsaSha256, "example.test", "s1");
+    dns_ = {{key.record_name, key.record}};
+    pipeline_ = Pipeline::load(dir_->path() / "rules");
   }
-  static void TearDownTestSuite() { pipeline_.reset(); }
+  static void TearDownTestSuite() {
+    pipeline_.reset();
+    dir_.reset();
+  }
   Verdict run(const std::string& name) { return test::runPipeline(*pipeline_, fixture(name)); }
   static std::shared_ptr<const Pipeline> pipeline_;
+  static std::unique_ptr<test::TempDir> dir_;
+  static std::map<std::string, std::string> dns_;
 };
 std::shared_ptr<const Pipeline> SampleRules::pipeline_;
+std::unique_ptr<test::TempDir> SampleRules::dir_;
+std::map<std::string, std::string> SampleRules::dns_;
 
 TEST_F(SampleRules, LoadsAllStagesWithoutWarnings) {
-  EXPECT_THAT(pipeline_->stageNames(), ElementsAre("antivirus", "attachments", "urls", "content"));
+  EXPECT_THAT(pipeline_->stageNames(),
+              ElementsAre("antivirus", "attachments", "urls", "content", "dkim"));
   EXPECT_TRUE(pipeline_->warnings().empty());
   EXPECT_GE(pipeline_->rules().rules().size(), 10U);
 }
 
-TEST_F(SampleRules, CleanMessageIsAccepted) {
+TEST_F(SampleRules, CleanMessageIsAcceptedAndSigned) {
   const auto v = run("clean.eml");
   EXPECT_EQ(v.action, Action::kAccept);
-  EXPECT_TRUE(v.add_headers.empty());
-  ASSERT_EQ(v.stages.size(), 4U);
+  ASSERT_EQ(v.add_headers.size(), 1U);
+  EXPECT_EQ(v.add_headers[0].name, "DKIM-Signature");
+  const auto check = test::dkimpyVerify(v.headerBlock() + fixture("clean.eml"), dns_);
+  EXPECT_EQ(check.status, 0) << check.output;
+  ASSERT_EQ(v.stages.size(), 5U);
   for (const auto& s : v.stages) {
     EXPECT_TRUE(s.findings.empty()) << s.stage;
   }
@@ -76,8 +100,9 @@ TEST_F(SampleRules, ShortenerSplitByQuotedPrintableIsTagged) {
   const auto v = run("url_shortener_qp.eml");
   EXPECT_EQ(v.action, Action::kTag);
   EXPECT_THAT(rulesWith(v, Action::kTag), ElementsAre("url-shortener"));
-  ASSERT_EQ(v.add_headers.size(), 1U);
-  EXPECT_EQ(v.headerBlock(), "X-Relayguard-Tag: url-shortener\r\n");
+  ASSERT_EQ(v.add_headers.size(), 2U);
+  EXPECT_EQ(v.headerBlock().substr(0, 33), "X-Relayguard-Tag: url-shortener\r\n");
+  EXPECT_EQ(v.add_headers[1].name, "DKIM-Signature");
 }
 
 TEST_F(SampleRules, EntityObfuscatedLinkToBlockedHostIsRejected) {
