@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "tests/integration/relay_harness.hpp"
+#include "tests/support/dkim_check.hpp"
 
 namespace relayguard::test {
 namespace {
@@ -42,7 +43,13 @@ class QuarantineTest : public IntegrationTest {
     opts.smart_hosts = {"127.0.0.1:" + std::to_string(sink_->port())};
     relay_ = &makeRelay(opts);
     const auto rules = relay_->configFile().parent_path() / "rules";
-    std::ofstream(rules / "pipeline.toml") << "[[stage]]\ntype = \"content\"\n";
+    // Mail of example.test leaves signed: a release must be signed too.
+    key_ = writeTestKey(rules / "keys", "s1.pem", signing::DkimAlgorithm::kRsaSha256,
+                        "example.test", "s1");
+    std::ofstream(rules / "pipeline.toml")
+        << "[[stage]]\ntype = \"content\"\n"
+           "[[stage]]\ntype = \"dkim\"\n[[stage.key]]\ndomain = \"example.test\"\n"
+           "selector = \"s1\"\nalgorithm = \"rsa-sha256\"\nprivate_key = \"keys/s1.pem\"\n";
     std::ofstream(rules / "10-content.toml")
         << "[[rule]]\nid = \"hold\"\nstage = \"content\"\naction = \"quarantine\"\n"
            "header = \"Subject\"\npattern = '^hold'\n";
@@ -85,6 +92,7 @@ class QuarantineTest : public IntegrationTest {
 
   Sink* sink_ = nullptr;
   Relay* relay_ = nullptr;
+  TestKey key_;
 };
 
 TEST_F(QuarantineTest, ListFiltersAndShowDescribeTheMessage) {
@@ -132,8 +140,13 @@ TEST_F(QuarantineTest, ReleaseWhileServingDeliversAndIsAudited) {
   const auto r = relay_->cli({"quarantine", "release", id, "--reason", "false positive"});
   ASSERT_EQ(r.exit_status, 0) << r.err;
   ASSERT_TRUE(sink_->waitForMessages(1, kWait));
-  EXPECT_NE(sink_->messages()[0].find("Subject: hold release-me"), std::string::npos);
+  const std::string delivered = sink_->messages()[0];
+  EXPECT_NE(delivered.find("Subject: hold release-me"), std::string::npos);
   EXPECT_TRUE(list().empty());
+  // Quarantined mail was not signed at acceptance; the release is, as any outbound message.
+  EXPECT_EQ(delivered.find("DKIM-Signature:"), delivered.rfind("DKIM-Signature:"));
+  const auto verified = dkimpyVerify(delivered, {{key_.record_name, key_.record}});
+  EXPECT_EQ(verified.status, 0) << verified.output << delivered;
 
   const auto releases = auditEvents("release");
   ASSERT_EQ(releases.size(), 1U);
