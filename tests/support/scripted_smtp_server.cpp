@@ -370,11 +370,11 @@ class ScriptedSmtpServer::Session {
           keywords.push_back("STARTTLS");
         }
         if (offersAuth(policy)) {
-          std::string line = "AUTH";
+          std::string auth = "AUTH";
           for (const auto& m : policy.auth_mechanisms) {
-            line += " " + m;
+            auth += " " + m;
           }
-          keywords.push_back(line);
+          keywords.push_back(auth);
         }
         reply = (keywords.empty() ? "250 " : "250-") + policy.hostname + " greets " + name;
         for (std::size_t i = 0; i < keywords.size(); ++i) {
