@@ -11,20 +11,6 @@
 namespace relayguard::delivery {
 namespace {
 
-TlsMode modeOf(RouteTls tls) {
-  switch (tls) {
-    case RouteTls::kNone:
-      return TlsMode::kNone;
-    case RouteTls::kStartTls:
-      return TlsMode::kStartTls;
-    case RouteTls::kStartTlsRequired:
-      return TlsMode::kStartTlsRequired;
-    case RouteTls::kTls:
-      return TlsMode::kImplicit;
-  }
-  return TlsMode::kNone;
-}
-
 std::shared_ptr<asio::ssl::context> makeContext(const RouteConfig& route) {
   auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
   // TLS 1.2 is the floor (RFC 8996 retired 1.0 and 1.1); compression stays off (CRIME).
@@ -57,8 +43,8 @@ std::shared_ptr<const RouteSecurity> RouteSecurity::plaintext() {
 
 std::shared_ptr<const RouteSecurity> RouteSecurity::fromRoute(const RouteConfig& route) {
   auto security = std::make_shared<RouteSecurity>();
-  security->mode_ = modeOf(route.tls);
-  if (security->mode_ == TlsMode::kNone) {
+  security->mode_ = route.tls;
+  if (security->mode_ == RouteTls::kNone) {
     return plaintext();
   }
   security->verify_ = route.tls_verify;
@@ -70,27 +56,13 @@ std::shared_ptr<const RouteSecurity> RouteSecurity::fromRoute(const RouteConfig&
   // Each object gets its own key: it stands for its CA file and credentials without putting
   // either into the key.
   static std::atomic<std::uint64_t> next_id{1};
-  security->pool_key_ =
-      "|security" + std::to_string(next_id++) + "|" + std::string(toString(security->mode_));
+  security->pool_key_ = "|security" + std::to_string(next_id++) + "|" +
+                        std::string(relayguard::toString(security->mode_));
   return security;
 }
 
 const std::string& RouteSecurity::nameFor(const std::string& host) const {
   return tls_name_.empty() ? host : tls_name_;
-}
-
-std::string_view toString(TlsMode mode) {
-  switch (mode) {
-    case TlsMode::kNone:
-      return "none";
-    case TlsMode::kStartTls:
-      return "starttls";
-    case TlsMode::kStartTlsRequired:
-      return "starttls-required";
-    case TlsMode::kImplicit:
-      return "tls";
-  }
-  return "none";
 }
 
 }  // namespace relayguard::delivery

@@ -20,13 +20,6 @@
 
 namespace relayguard::delivery {
 
-enum class TlsMode {
-  kNone,              // plaintext, STARTTLS never tried
-  kStartTls,          // STARTTLS when offered, else plaintext (opportunistic)
-  kStartTlsRequired,  // STARTTLS or no delivery
-  kImplicit,          // TLS from the first byte (port 465 style)
-};
-
 struct Credentials {
   std::string username;
   std::string password;  // secret
@@ -40,27 +33,26 @@ class RouteSecurity {
   // config loader has checked ca_file already, so this means it changed since).
   static std::shared_ptr<const RouteSecurity> fromRoute(const RouteConfig& route);
 
-  TlsMode mode() const { return mode_; }
+  // kStartTls: STARTTLS when offered, else plaintext; kStartTlsRequired: STARTTLS or no
+  // delivery; kTls: TLS from the first byte (port 465 style).
+  RouteTls mode() const { return mode_; }
   bool verify() const { return verify_; }
-  bool usesTls() const { return mode_ != TlsMode::kNone; }
   // The name the certificate of `host` must carry.
   const std::string& nameFor(const std::string& host) const;
   const std::optional<Credentials>& credentials() const { return credentials_; }
-  // The context new TLS streams are made from (nullptr when mode() is kNone).
+  // The context new TLS streams are made from (nullptr when mode() is RouteTls::kNone).
   asio::ssl::context* context() const { return context_.get(); }
   // Connections are pooled per endpoint and per this key: a connection made for one security
   // setting (plaintext, another CA, another user) is never reused for another.
   const std::string& poolKey() const { return pool_key_; }
 
  private:
-  TlsMode mode_ = TlsMode::kNone;
+  RouteTls mode_ = RouteTls::kNone;
   bool verify_ = false;
   std::string tls_name_;
   std::optional<Credentials> credentials_;
   std::shared_ptr<asio::ssl::context> context_;
   std::string pool_key_;
 };
-
-std::string_view toString(TlsMode mode);
 
 }  // namespace relayguard::delivery

@@ -811,7 +811,7 @@ asio::awaitable<std::unique_ptr<Connection>> SmtpClient::Impl::open(const net::E
     co_return nullptr;
   }
   spdlog::debug("smtp client: connected to {}", result.remote);
-  if (security.mode() == TlsMode::kImplicit) {
+  if (security.mode() == RouteTls::kTls) {
     const bool secured = co_await handshake(*connection, endpoint, security, result);
     if (!secured) {
       co_return nullptr;
@@ -887,11 +887,11 @@ asio::awaitable<bool> SmtpClient::Impl::secure(Connection& connection,
                                                const net::Endpoint& endpoint,
                                                const RouteSecurity& security,
                                                AttemptResult& result) {
-  const TlsMode mode = security.mode();
-  if (mode != TlsMode::kStartTls && mode != TlsMode::kStartTlsRequired) {
+  const RouteTls mode = security.mode();
+  if (mode != RouteTls::kStartTls && mode != RouteTls::kStartTlsRequired) {
     co_return true;  // plaintext by choice, or TLS since the first byte
   }
-  const bool required = mode == TlsMode::kStartTlsRequired;
+  const bool required = mode == RouteTls::kStartTlsRequired;
   if (!connection.extensions().starttls) {
     if (!required) {
       spdlog::info("smtp client: {} does not offer STARTTLS; delivering in plaintext",
