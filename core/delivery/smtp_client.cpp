@@ -1005,8 +1005,13 @@ asio::awaitable<bool> SmtpClient::Impl::authenticate(Connection& connection,
     token += credentials.username;
     token += '\0';
     token += credentials.password;
-    line = "AUTH PLAIN " + base64(token) + "\r\n";
+    std::string encoded = base64(token);
     wipe(token);
+    line.reserve(encoded.size() + 13);
+    line += "AUTH PLAIN ";
+    line += encoded;
+    line += "\r\n";
+    wipe(encoded);
     const bool sent = co_await connection.send(line, settings.command_timeout);
     wipe(line);
     if (sent) {
@@ -1018,11 +1023,13 @@ asio::awaitable<bool> SmtpClient::Impl::authenticate(Connection& connection,
     if (sent) {
       reply = co_await connection.readReply(settings.command_timeout);
     }
-    for (const std::string* secret : {&credentials.username, &credentials.password}) {
+    const std::array<const std::string*, 2> secrets{&credentials.username, &credentials.password};
+    for (const std::string* secret : secrets) {
       if (!reply || reply->code != 334) {
         break;
       }
-      line = base64(*secret) + "\r\n";
+      line = base64(*secret);
+      line += "\r\n";
       const bool answered = co_await connection.send(line, settings.command_timeout);
       wipe(line);
       reply.reset();
