@@ -2,7 +2,12 @@
 #include "core/config/config.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +36,18 @@ std::size_t sizeKey(TomlReader& r, std::string_view key, std::size_t def, std::i
                     std::int64_t max) {
   const auto v = r.integer(key, min, max);
   return v ? static_cast<std::size_t>(*v) : def;
+}
+
+// True when text holds at least one PEM certificate OpenSSL can parse.
+bool containsPemCertificate(const std::string& text) {
+  const std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(text.data(), static_cast<int>(text.size())), &BIO_free);
+  if (!bio) {
+    return false;
+  }
+  X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+  X509_free(cert);
+  return cert != nullptr;
 }
 
 net::Endpoint endpointAt(const TomlReader& r, const SourcePosition& where, const std::string& text,
@@ -119,6 +136,92 @@ void loadLimits(Config& cfg, TomlReader& top) {
   r.finish();
 }
 
+// tls_verify, tls_name and ca_file: how the next hop's certificate is checked.
+void loadRouteTls(RouteConfig& route, TomlReader& r, const std::filesystem::path& base) {
+  const bool encrypted = route.tls != RouteTls::kNone;
+  for (const char* key : {"tls_verify", "tls_name", "ca_file"}) {
+    if (!encrypted && r.has(key)) {
+      r.fail(key, "has no effect with tls = \"none\"");
+    }
+  }
+  route.tls_verify = r.boolean("tls_verify").value_or(route.tls != RouteTls::kStartTls);
+  if (auto name = r.string("tls_name")) {
+    if (!isValidDomain(*name, false) && !net::IpAddress::parse(*name)) {
+      r.fail("tls_name", "'" + *name + "' is not a host name or IP address");
+    }
+    route.tls_name = toLower(*name);
+  }
+  if (auto ca = r.string("ca_file")) {
+    if (!route.tls_verify) {
+      r.fail("ca_file", "certificates are not verified on this route (set tls_verify = true)");
+    }
+    route.ca_file = resolve(base, *ca);
+    std::string pem;
+    try {
+      pem = readFile(route.ca_file);
+    } catch (const IoError& e) {
+      r.fail("ca_file", e.what());
+    }
+    if (!containsPemCertificate(pem)) {
+      r.fail("ca_file", route.ca_file.string() + " holds no PEM certificate");
+    }
+  }
+}
+
+// username and password_file: AUTH at the smart host. The password is read here, so that
+// `check` and `serve` refuse a file that is missing, unreadable or open to group or others.
+void loadRouteCredentials(RouteConfig& route, TomlReader& r, const std::filesystem::path& base) {
+  route.username = r.string("username").value_or("");
+  if (auto pw = r.string("password_file")) {
+    route.password_file = resolve(base, *pw);
+  }
+  if (route.username.empty() != route.password_file.empty()) {
+    r.fail(route.username.empty() ? "password_file" : "username",
+           "username and password_file go together");
+  }
+  if (route.username.empty()) {
+    return;
+  }
+  if (!isPrintableAscii(route.username) || route.username.find(' ') != std::string::npos) {
+    r.fail("username", "must be printable ASCII without spaces");
+  }
+  if (route.tls != RouteTls::kStartTlsRequired && route.tls != RouteTls::kTls) {
+    r.fail("username",
+           "credentials are only ever sent over TLS: set tls = \"starttls-required\" or \"tls\"");
+  }
+  const std::string shown = route.password_file.string();
+  struct stat st {};
+  if (::stat(route.password_file.c_str(), &st) != 0) {
+    r.fail("password_file", "cannot read " + shown + ": " + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    r.fail("password_file", shown + " is not a regular file");
+  }
+  if ((st.st_mode & 077) != 0) {
+    r.fail("password_file", shown + " is accessible by group or others (chmod 600 it)");
+  }
+  try {
+    route.password = readFile(route.password_file);
+  } catch (const IoError& e) {
+    r.fail("password_file", e.what());
+  }
+  // Like `user add`: one trailing newline is not part of the password.
+  if (route.password.ends_with('\n')) {
+    route.password.pop_back();
+    if (route.password.ends_with('\r')) {
+      route.password.pop_back();
+    }
+  }
+  if (route.password.empty()) {
+    r.fail("password_file", shown + " is empty");
+  }
+  // Never echo the content: only say what is wrong with it.
+  if (route.password.find_first_of(std::string_view("\0\r\n", 3)) != std::string::npos) {
+    route.password.clear();
+    r.fail("password_file", shown + " must hold one line (the password)");
+  }
+}
+
 void loadRoutes(Config& cfg, TomlReader& top, const std::filesystem::path& base) {
   for (const toml::table* t : top.tableArray("route")) {
     TomlReader r(*t, cfg.file);
@@ -150,13 +253,8 @@ void loadRoutes(Config& cfg, TomlReader& top, const std::filesystem::path& base)
                 : *tls == "starttls"          ? RouteTls::kStartTls
                 : *tls == "starttls-required" ? RouteTls::kStartTlsRequired
                                               : RouteTls::kTls;
-    route.username = r.string("username").value_or("");
-    if (auto pw = r.string("password_file")) {
-      route.password_file = resolve(base, *pw);
-    }
-    if (!route.username.empty() && route.password_file.empty()) {
-      r.fail("username", "a username needs a password_file");
-    }
+    loadRouteTls(route, r, base);
+    loadRouteCredentials(route, r, base);
     r.finish();
     cfg.routes.push_back(std::move(route));
   }

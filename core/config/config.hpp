@@ -58,8 +58,14 @@ struct RouteConfig {
   std::vector<std::string> domains;  // "*", "example.com", "*.example.com"
   std::vector<net::Endpoint> smart_hosts;
   RouteTls tls = RouteTls::kNone;
-  std::string username;
+  // Check the next hop's certificate (chain to ca_file or the system store, and its name).
+  // Default: true for starttls-required and tls, false for opportunistic starttls.
+  bool tls_verify = false;
+  std::string tls_name;           // the name to check; empty: each smart host's own host
+  std::filesystem::path ca_file;  // trusted CAs (PEM); empty: the system CA store
+  std::string username;           // AUTH at the smart host; empty: no AUTH
   std::filesystem::path password_file;
+  std::string password;  // read from password_file at load time: a secret, never log it
   SourcePosition where;
   bool matches(std::string_view domain_lower) const;
   std::string name() const;  // for logs: "route#N (domains)"

@@ -64,7 +64,11 @@ Scheduler::Scheduler(asio::io_context& io, const Config& config, queue::Spool& s
       blocking_(blocking),
       strand_(asio::make_strand(io)),
       client_(std::make_unique<SmtpClient>(strand_, clientSettings(config))),
-      wake_(strand_) {}
+      wake_(strand_) {
+  for (const auto& route : config.routes) {
+    route_security_.push_back(RouteSecurity::fromRoute(route));
+  }
+}
 
 Scheduler::~Scheduler() = default;
 
@@ -317,7 +321,7 @@ asio::awaitable<void> Scheduler::deliverGroup(queue::QueuedMessage& message,
   AttemptResult result;
   for (const auto& host : route.smart_hosts) {
     spdlog::debug("connecting id={} relay={}", message.id.str(), host.toString());
-    result = co_await client_->deliver(host, out);
+    result = co_await client_->deliver(host, out, route_security_.at(route.index));
     if (!(result.session_error && result.try_next_host)) {
       break;
     }

@@ -86,6 +86,7 @@ class Scheduler {
   asio::thread_pool& blocking_;
   Strand strand_;
   std::unique_ptr<SmtpClient> client_;
+  std::vector<std::shared_ptr<const RouteSecurity>> route_security_;  // by route index
   asio::system_timer wake_;
   std::map<queue::QueueId, Entry> entries_;
   std::set<std::pair<SystemTime, queue::QueueId>> due_;

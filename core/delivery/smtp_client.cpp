@@ -33,12 +33,17 @@
 #include <asio/experimental/concurrent_channel.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
+#include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <fmt/format.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
@@ -160,6 +165,8 @@ struct Extensions {
   bool pipelining = false;
   bool eight_bit_mime = false;
   bool smtputf8 = false;
+  bool starttls = false;
+  std::vector<std::string> auth;  // SASL mechanisms offered, upper case
 };
 
 Extensions parseEhlo(const ServerReply& reply) {
@@ -176,9 +183,34 @@ Extensions parseEhlo(const ServerReply& reply) {
       ext.eight_bit_mime = true;
     } else if (keyword == "smtputf8") {
       ext.smtputf8 = true;
+    } else if (keyword == "starttls") {
+      ext.starttls = true;
+    } else if (keyword == "auth" || keyword.starts_with("auth=")) {
+      // "AUTH PLAIN LOGIN", or the pre-RFC 4954 form "AUTH=PLAIN LOGIN" some servers still send.
+      for (const auto mechanism : splitWhitespace(line.substr(5))) {
+        std::string upper(mechanism);
+        std::transform(upper.begin(), upper.end(), upper.begin(),
+                       [](char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c; });
+        ext.auth.push_back(std::move(upper));
+      }
     }
   }
   return ext;
+}
+
+std::string base64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+// Overwrites a string that held a secret before its memory is released.
+void wipe(std::string& secret) {
+  OPENSSL_cleanse(secret.data(), secret.size());
+  secret.clear();
 }
 
 // Command arguments come from our own strict parsers; refuse anything that could end a command
@@ -237,7 +269,8 @@ class DotStuffer {
   bool done_ = false;
 };
 
-// One TCP connection to a server. Failures are recorded in failure() and mark it broken.
+// One TCP connection to a server, plaintext or (after startTls) TLS. Failures are recorded in
+// failure() and mark it broken.
 class Connection {
  public:
   Connection(asio::any_io_executor executor, std::string remote)
@@ -251,6 +284,66 @@ class Connection {
   bool broken() const { return broken_; }
   const Extensions& extensions() const { return extensions_; }
   void setExtensions(const Extensions& ext) { extensions_ = ext; }
+  bool encrypted() const { return tls_.has_value(); }
+  bool verified() const { return verified_; }
+  // Octets received and not yet consumed: after a 220 to STARTTLS there must be none, or the
+  // server (or someone in the path) injected plaintext that would be read as TLS-protected.
+  bool hasBufferedInput() const { return !inbuf_.empty(); }
+
+  // Runs the TLS client handshake on the connected socket, within `timeout`. With `verify`,
+  // the certificate must chain to the context's trusted CAs and carry `name`.
+  asio::awaitable<bool> startTls(asio::ssl::context& context, const std::string& name, bool verify,
+                                 Clock::duration timeout) {
+    tls_.emplace(std::move(socket_), context);
+    SSL* ssl = tls_->native_handle();
+    std::error_code ec;
+    const auto literal = asio::ip::make_address(name, ec);
+    if (ec) {
+      // SNI takes names only (RFC 6066 3). SSL_set_tlsext_host_name() spelled out: the macro
+      // has an old-style cast.
+      SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+               const_cast<char*>(name.c_str()));
+    }
+    if (verify) {
+      // OpenSSL's own name check (RFC 6125: subjectAltName only, no partial wildcards), so a
+      // mismatch shows in the verify result as "hostname mismatch".
+      X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      const int named = ec ? X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size())
+                           : X509_VERIFY_PARAM_set1_ip_asc(param, literal.to_string().c_str());
+      if (named != 1) {
+        co_return fail("cannot set the certificate name to check: '" + name + "'");
+      }
+      tls_->set_verify_mode(asio::ssl::verify_peer);
+    } else {
+      tls_->set_verify_mode(asio::ssl::verify_none);
+    }
+    auto handshake = tls_->async_handshake(asio::ssl::stream_base::client, kAsTuple);
+    const auto result = co_await withTimeout(std::move(handshake), timeout);
+    if (!result) {
+      co_return fail("TLS handshake timed out after " + formatDuration(timeout));
+    }
+    const auto [error] = *result;
+    if (error) {
+      const long verify_result = SSL_get_verify_result(ssl);
+      if (verify && verify_result != X509_V_OK) {
+        co_return fail(fmt::format("TLS handshake failed: certificate not trusted for '{}': {}",
+                                   name, X509_verify_cert_error_string(verify_result)));
+      }
+      co_return fail("TLS handshake failed: " + error.message());
+    }
+    verified_ = verify;
+    co_return true;
+  }
+
+  // "TLSv1.3 TLS_AES_256_GCM_SHA384", for logs.
+  std::string tlsDescription() const {
+    if (!tls_) {
+      return "plaintext";
+    }
+    SSL* ssl = const_cast<asio::ssl::stream<tcp::socket>&>(*tls_).native_handle();
+    return fmt::format("{} {}", SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+  }
 
   // Resolves the host (unless it is an IP literal) and connects to the first address that
   // answers, all within `timeout`.
@@ -292,8 +385,10 @@ class Connection {
   }
 
   asio::awaitable<bool> send(std::string_view bytes, Clock::duration timeout) {
-    const auto result = co_await withTimeout(
-        asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()), kAsTuple), timeout);
+    const auto buffer = asio::buffer(bytes.data(), bytes.size());
+    auto write = tls_ ? asio::async_write(*tls_, buffer, kAsTuple)
+                      : asio::async_write(socket_, buffer, kAsTuple);
+    const auto result = co_await withTimeout(std::move(write), timeout);
     if (!result) {
       co_return fail("timed out after " + formatDuration(timeout) + " sending");
     }
@@ -319,8 +414,10 @@ class Connection {
         if (remaining <= Clock::duration::zero()) {
           co_return failReply(timeoutText(timeout));
         }
-        const auto result = co_await withTimeout(
-            socket_.async_read_some(asio::buffer(read_buffer_), kAsTuple), remaining);
+        const auto buffer = asio::buffer(read_buffer_);
+        auto read = tls_ ? tls_->async_read_some(buffer, kAsTuple)
+                         : socket_.async_read_some(buffer, kAsTuple);
+        const auto result = co_await withTimeout(std::move(read), remaining);
         if (!result) {
           co_return failReply(timeoutText(timeout));
         }
@@ -372,7 +469,7 @@ class Connection {
 
   // Polite close: QUIT (unless broken), a short wait for its reply, then close.
   asio::awaitable<void> quit(Clock::duration timeout) {
-    if (!broken_ && socket_.is_open()) {
+    if (!broken_ && lowest().is_open()) {
       const auto wait = std::min(timeout, kMaxQuitWait);
       const bool sent = co_await send("QUIT\r\n", wait);
       if (sent) {
@@ -385,19 +482,22 @@ class Connection {
   // Cheap check before reusing an idle connection: false when the server has closed it or sent
   // something unasked (typically a 421 before closing).
   bool looksIdle() {
-    if (broken_ || !socket_.is_open() || !inbuf_.empty()) {
+    if (broken_ || !lowest().is_open() || !inbuf_.empty() ||
+        (tls_ && SSL_pending(tls_->native_handle()) > 0)) {
       return false;
     }
+    // Over TLS any pending record (an alert, close_notify) also means "not idle".
     char byte = 0;
-    const auto n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    const auto n = ::recv(lowest().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
 
   void close() {
     std::error_code ignored;
-    if (socket_.is_open()) {
-      socket_.shutdown(tcp::socket::shutdown_both, ignored);
-      socket_.close(ignored);
+    tcp::socket& socket = lowest();
+    if (socket.is_open()) {
+      socket.shutdown(tcp::socket::shutdown_both, ignored);
+      socket.close(ignored);
     }
   }
 
@@ -449,7 +549,12 @@ class Connection {
     return std::nullopt;
   }
 
+  // The TCP socket: socket_ until startTls() moves it into tls_.
+  tcp::socket& lowest() { return tls_ ? tls_->next_layer() : socket_; }
+
   tcp::socket socket_;
+  std::optional<asio::ssl::stream<tcp::socket>> tls_;
+  bool verified_ = false;
   std::string remote_;
   std::string inbuf_;  // received octets not yet consumed as reply lines
   std::array<char, kReadChunk> read_buffer_{};
@@ -620,10 +725,23 @@ struct SmtpClient::Impl {
         pool(std::make_shared<ConnectionPool>(executor, settings)) {}
 
   asio::awaitable<AttemptResult> deliver(const net::Endpoint& endpoint,
-                                         const OutboundMessage& message);
+                                         const OutboundMessage& message,
+                                         std::shared_ptr<const RouteSecurity> security);
   asio::awaitable<std::unique_ptr<Connection>> reuse(const std::string& key);
   asio::awaitable<std::unique_ptr<Connection>> open(const net::Endpoint& endpoint,
+                                                    const RouteSecurity& security,
                                                     AttemptResult& result);
+  // EHLO (HELO for an old server); false with result.session_error set when refused.
+  asio::awaitable<bool> hello(Connection& connection, AttemptResult& result);
+  // The route's TLS: STARTTLS (and EHLO again) or, when the route allows it, plaintext.
+  asio::awaitable<bool> secure(Connection& connection, const net::Endpoint& endpoint,
+                               const RouteSecurity& security, AttemptResult& result);
+  // TLS handshake; on failure result.session_error says why.
+  asio::awaitable<bool> handshake(Connection& connection, const net::Endpoint& endpoint,
+                                  const RouteSecurity& security, AttemptResult& result);
+  // SMTP AUTH with PLAIN or LOGIN; credentials go only over TLS.
+  asio::awaitable<bool> authenticate(Connection& connection, const Credentials& credentials,
+                                     AttemptResult& result);
   // Runs one transaction on a greeted connection; true when the connection can be reused.
   asio::awaitable<bool> transact(Connection& connection, const OutboundMessage& message,
                                  AttemptResult& result);
@@ -635,16 +753,21 @@ struct SmtpClient::Impl {
   std::shared_ptr<ConnectionPool> pool;
 };
 
-asio::awaitable<AttemptResult> SmtpClient::Impl::deliver(const net::Endpoint& endpoint,
-                                                         const OutboundMessage& message) {
+asio::awaitable<AttemptResult> SmtpClient::Impl::deliver(
+    const net::Endpoint& endpoint, const OutboundMessage& message,
+    std::shared_ptr<const RouteSecurity> security) {
   AttemptResult result;
   result.remote = endpoint.toString();
   if (message.recipients.empty()) {
     co_return result;
   }
-  std::unique_ptr<Connection> connection = co_await reuse(result.remote);
+  if (!security) {
+    security = RouteSecurity::plaintext();
+  }
+  const std::string key = result.remote + security->poolKey();
+  std::unique_ptr<Connection> connection = co_await reuse(key);
   if (!connection) {
-    connection = co_await open(endpoint, result);
+    connection = co_await open(endpoint, *security, result);
     if (!connection) {
       spdlog::debug("smtp client: {}: {}", result.remote, result.session_error->oneLine());
       co_return result;
@@ -654,7 +777,7 @@ asio::awaitable<AttemptResult> SmtpClient::Impl::deliver(const net::Endpoint& en
   if (result.session_error) {
     spdlog::debug("smtp client: {}: {}", result.remote, result.session_error->oneLine());
   }
-  co_await release(result.remote, std::move(connection), reusable);
+  co_await release(key, std::move(connection), reusable);
   co_return result;
 }
 
@@ -675,6 +798,7 @@ asio::awaitable<std::unique_ptr<Connection>> SmtpClient::Impl::reuse(const std::
 }
 
 asio::awaitable<std::unique_ptr<Connection>> SmtpClient::Impl::open(const net::Endpoint& endpoint,
+                                                                    const RouteSecurity& security,
                                                                     AttemptResult& result) {
   // Nothing is transacted before MAIL: whatever fails here, another host may do better.
   result.try_next_host = true;
@@ -687,6 +811,12 @@ asio::awaitable<std::unique_ptr<Connection>> SmtpClient::Impl::open(const net::E
     co_return nullptr;
   }
   spdlog::debug("smtp client: connected to {}", result.remote);
+  if (security.mode() == RouteTls::kTls) {
+    const bool secured = co_await handshake(*connection, endpoint, security, result);
+    if (!secured) {
+      co_return nullptr;
+    }
+  }
 
   const auto greeting = co_await connection->readReply(settings.command_timeout);
   if (!greeting) {
@@ -709,28 +839,226 @@ asio::awaitable<std::unique_ptr<Connection>> SmtpClient::Impl::open(const net::E
     co_await connection->quit(settings.command_timeout);
     co_return nullptr;
   }
-  auto hello = co_await connection->command("EHLO " + settings.helo_name, settings.command_timeout);
-  if (!hello) {
-    result.session_error = brokenReply(*connection, "EHLO");
+  const bool greeted = co_await hello(*connection, result);
+  if (!greeted) {
     co_return nullptr;
   }
-  if (hello->code / 100 == 2) {
-    connection->setExtensions(parseEhlo(*hello));
-  } else if (hello->code >= 500) {
-    // An old server without ESMTP: plain HELO, no extensions.
-    hello = co_await connection->command("HELO " + settings.helo_name, settings.command_timeout);
-    if (!hello) {
-      result.session_error = brokenReply(*connection, "HELO");
+  const bool secured = co_await secure(*connection, endpoint, security, result);
+  if (!secured) {
+    co_return nullptr;
+  }
+  if (security.credentials()) {
+    const bool authenticated = co_await authenticate(*connection, *security.credentials(), result);
+    if (!authenticated) {
       co_return nullptr;
     }
   }
-  if (hello->code / 100 != 2) {
-    result.session_error = outcomeReply(*hello, 421, "EHLO/HELO", result.remote);
-    co_await connection->quit(settings.command_timeout);
-    co_return nullptr;
-  }
   result.try_next_host = false;
   co_return std::move(connection);
+}
+
+asio::awaitable<bool> SmtpClient::Impl::hello(Connection& connection, AttemptResult& result) {
+  auto reply = co_await connection.command("EHLO " + settings.helo_name, settings.command_timeout);
+  if (!reply) {
+    result.session_error = brokenReply(connection, "EHLO");
+    co_return false;
+  }
+  if (reply->code / 100 == 2) {
+    connection.setExtensions(parseEhlo(*reply));
+  } else if (reply->code >= 500 && !connection.encrypted()) {
+    // An old server without ESMTP: plain HELO, no extensions. (After STARTTLS the server has
+    // shown it speaks ESMTP: a refused EHLO then is an error.)
+    connection.setExtensions(Extensions{});
+    reply = co_await connection.command("HELO " + settings.helo_name, settings.command_timeout);
+    if (!reply) {
+      result.session_error = brokenReply(connection, "HELO");
+      co_return false;
+    }
+  }
+  if (reply->code / 100 != 2) {
+    result.session_error = outcomeReply(*reply, 421, "EHLO/HELO", result.remote);
+    co_await connection.quit(settings.command_timeout);
+    co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> SmtpClient::Impl::secure(Connection& connection,
+                                               const net::Endpoint& endpoint,
+                                               const RouteSecurity& security,
+                                               AttemptResult& result) {
+  const RouteTls mode = security.mode();
+  if (mode != RouteTls::kStartTls && mode != RouteTls::kStartTlsRequired) {
+    co_return true;  // plaintext by choice, or TLS since the first byte
+  }
+  const bool required = mode == RouteTls::kStartTlsRequired;
+  if (!connection.extensions().starttls) {
+    if (!required) {
+      spdlog::info("smtp client: {} does not offer STARTTLS; delivering in plaintext",
+                   result.remote);
+      co_return true;
+    }
+    result.session_error =
+        smtp::Reply{421, "4.7.4",
+                    fmt::format("{} does not offer STARTTLS, and the route requires TLS (tls = "
+                                "\"starttls-required\"): not sending in plaintext",
+                                result.remote)};
+    co_await connection.quit(settings.command_timeout);
+    co_return false;
+  }
+  const auto reply = co_await connection.command("STARTTLS", settings.command_timeout);
+  if (!reply) {
+    result.session_error = brokenReply(connection, "STARTTLS");
+    co_return false;
+  }
+  if (reply->code != 220) {
+    if (!required && reply->code / 100 != 2) {
+      spdlog::info("smtp client: {} refused STARTTLS ({}); delivering in plaintext", result.remote,
+                   reply->toReply().oneLine());
+      co_return true;
+    }
+    result.session_error =
+        smtp::Reply{421, "4.7.4",
+                    fmt::format("{} answered STARTTLS with {}: not sending in plaintext",
+                                result.remote, reply->toReply().oneLine())};
+    co_await connection.quit(settings.command_timeout);
+    co_return false;
+  }
+  if (connection.hasBufferedInput()) {
+    // RFC 3207 5: anything before the handshake is not protected; it may be an attacker's.
+    result.session_error = smtp::Reply{
+        421, "4.7.0",
+        fmt::format("{} sent data after its 220 reply to STARTTLS: dropping the connection",
+                    result.remote)};
+    connection.close();
+    co_return false;
+  }
+  const bool secured = co_await handshake(connection, endpoint, security, result);
+  if (!secured) {
+    co_return false;
+  }
+  // RFC 3207 4.2: forget what was learnt before TLS, ask again (AUTH often appears only now).
+  co_return co_await hello(connection, result);
+}
+
+asio::awaitable<bool> SmtpClient::Impl::handshake(Connection& connection,
+                                                  const net::Endpoint& endpoint,
+                                                  const RouteSecurity& security,
+                                                  AttemptResult& result) {
+  const std::string& name = security.nameFor(endpoint.host);
+  const bool done = co_await connection.startTls(*security.context(), name, security.verify(),
+                                                 settings.command_timeout);
+  if (!done) {
+    result.session_error = smtp::Reply{
+        421, "4.7.5",
+        fmt::format("TLS with {} failed: {}; not delivered (never falls back to plaintext)",
+                    result.remote, connection.failure())};
+    connection.close();
+    co_return false;
+  }
+  spdlog::info("smtp client: TLS with {}: {}, {}", result.remote, connection.tlsDescription(),
+               connection.verified() ? fmt::format("certificate verified for '{}'", name)
+                                     : std::string("certificate not verified (tls_verify off)"));
+  co_return true;
+}
+
+asio::awaitable<bool> SmtpClient::Impl::authenticate(Connection& connection,
+                                                     const Credentials& credentials,
+                                                     AttemptResult& result) {
+  if (!connection.encrypted()) {
+    // The config allows credentials only on routes that require TLS; never send them in clear.
+    result.session_error = smtp::Reply{
+        421, "4.7.0",
+        fmt::format("not sending credentials to {} over an unencrypted connection", result.remote)};
+    co_await connection.quit(settings.command_timeout);
+    co_return false;
+  }
+  const auto& offered = connection.extensions().auth;
+  const auto has = [&](std::string_view m) {
+    return std::find(offered.begin(), offered.end(), m) != offered.end();
+  };
+  std::string_view mechanism;
+  if (has("PLAIN")) {
+    mechanism = "PLAIN";
+  } else if (has("LOGIN")) {
+    mechanism = "LOGIN";
+  } else {
+    result.session_error = smtp::Reply{
+        421, "4.7.0",
+        fmt::format(
+            "{} offers no AUTH mechanism we use (PLAIN, LOGIN) but the route has a "
+            "username; offered: {}",
+            result.remote,
+            offered.empty() ? std::string("none") : fmt::format("{}", fmt::join(offered, " ")))};
+    co_await connection.quit(settings.command_timeout);
+    co_return false;
+  }
+
+  // The secret-bearing lines are built, sent and wiped here; only their replies are kept.
+  std::optional<ServerReply> reply;
+  std::string line;
+  if (mechanism == "PLAIN") {
+    // RFC 4616: authzid NUL authcid NUL passwd, with the initial response (RFC 4954 4).
+    std::string token;
+    token.reserve(credentials.username.size() + credentials.password.size() + 2);
+    token += '\0';
+    token += credentials.username;
+    token += '\0';
+    token += credentials.password;
+    std::string encoded = base64(token);
+    wipe(token);
+    line.reserve(encoded.size() + 13);
+    line += "AUTH PLAIN ";
+    line += encoded;
+    line += "\r\n";
+    wipe(encoded);
+    const bool sent = co_await connection.send(line, settings.command_timeout);
+    wipe(line);
+    if (sent) {
+      reply = co_await connection.readReply(settings.command_timeout);
+    }
+  } else {
+    // LOGIN: the server prompts (334) for the username, then the password.
+    const bool sent = co_await connection.send("AUTH LOGIN\r\n", settings.command_timeout);
+    if (sent) {
+      reply = co_await connection.readReply(settings.command_timeout);
+    }
+    const std::array<const std::string*, 2> secrets{&credentials.username, &credentials.password};
+    for (const std::string* secret : secrets) {
+      if (!reply || reply->code != 334) {
+        break;
+      }
+      line = base64(*secret);
+      line += "\r\n";
+      const bool answered = co_await connection.send(line, settings.command_timeout);
+      wipe(line);
+      reply.reset();
+      if (answered) {
+        reply = co_await connection.readReply(settings.command_timeout);
+      }
+    }
+  }
+  if (!reply) {
+    result.session_error = brokenReply(connection, "AUTH");
+    co_return false;
+  }
+  if (reply->code != 235) {
+    // Like Postfix's smtp_sasl_auth_soft_bounce: a refused login is a configuration problem at
+    // one end or the other; the mail waits for it to be fixed instead of bouncing. A server
+    // left waiting for more (334) is cancelled with "*" by dropping the connection.
+    const smtp::Reply server = reply->toReply();
+    result.session_error = smtp::Reply{454, "4.7.0",
+                                       fmt::format("{} refused our credentials (AUTH {}): {}",
+                                                   result.remote, mechanism, server.oneLine())};
+    if (reply->code == 334) {
+      connection.close();
+    } else {
+      co_await connection.quit(settings.command_timeout);
+    }
+    co_return false;
+  }
+  spdlog::debug("smtp client: authenticated at {} with AUTH {}", result.remote, mechanism);
+  co_return true;
 }
 
 asio::awaitable<bool> SmtpClient::Impl::transact(Connection& connection,
@@ -901,8 +1229,9 @@ SmtpClient::~SmtpClient() {
 }
 
 asio::awaitable<AttemptResult> SmtpClient::deliver(const net::Endpoint& endpoint,
-                                                   const OutboundMessage& message) {
-  return impl_->deliver(endpoint, message);
+                                                   const OutboundMessage& message,
+                                                   std::shared_ptr<const RouteSecurity> security) {
+  return impl_->deliver(endpoint, message, std::move(security));
 }
 
 asio::awaitable<void> SmtpClient::closeIdle() {

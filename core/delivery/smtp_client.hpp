@@ -1,6 +1,12 @@
 // smtp_client: the outbound SMTP client used by delivery: one transaction (MAIL, RCPT..., DATA)
 // to one next-hop endpoint, with connection reuse.
 //
+// A connection is secured as the route's RouteSecurity says before any transaction: implicit
+// TLS or STARTTLS (then EHLO again), certificate checks, and AUTH (PLAIN or LOGIN, only ever
+// over TLS). A required TLS that cannot be had is a transient failure (4.7.x), never a reason
+// to fall back to plaintext; a refused AUTH is transient too (454), so a wrong password defers
+// mail instead of bouncing it. Credentials never appear in any reply text or log line.
+//
 // Finished connections are kept in a small idle pool per endpoint for DeliveryConfig::idle_reuse
 // and reused for the next message to the same endpoint (RSET between transactions). Every network
 // step has a deadline (connect_timeout, command_timeout). Errors are values: a connection that
@@ -17,6 +23,7 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 
+#include "core/delivery/route_security.hpp"
 #include "core/message/address.hpp"
 #include "core/net/endpoint.hpp"
 #include "core/smtp/reply.hpp"
@@ -60,8 +67,11 @@ class SmtpClient {
   SmtpClient(const SmtpClient&) = delete;
   SmtpClient& operator=(const SmtpClient&) = delete;
 
+  // `security` (nullptr: plaintext, no AUTH) says how the connection is protected; pooled
+  // connections are only reused for the same RouteSecurity object.
   asio::awaitable<AttemptResult> deliver(const net::Endpoint& endpoint,
-                                         const OutboundMessage& message);
+                                         const OutboundMessage& message,
+                                         std::shared_ptr<const RouteSecurity> security = nullptr);
   // Sends QUIT on and closes every idle connection (shutdown).
   asio::awaitable<void> closeIdle();
 

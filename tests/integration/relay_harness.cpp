@@ -97,9 +97,11 @@ Relay::Relay(std::filesystem::path folder, RelayOptions options)
   }
   c << "\n[[route]]\n"
     << "domains = [\"*\"]\n"
-    << "smart_hosts = " << tomlArray(options_.smart_hosts) << "\n"
-    << "tls = \"none\"\n\n"
-    << "[delivery]\n";
+    << "smart_hosts = " << tomlArray(options_.smart_hosts) << "\n";
+  for (const auto& line : options_.route) {
+    c << line << "\n";
+  }
+  c << "\n[delivery]\n";
   for (const auto& line : options_.delivery) {
     c << line << "\n";
   }

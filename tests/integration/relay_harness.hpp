@@ -40,6 +40,8 @@ struct RelayOptions {
   std::string hostname = "relay.integ.test";
   std::vector<std::string> relay_networks = {"127.0.0.0/8"};
   std::vector<std::string> smart_hosts;  // "127.0.0.1:port"
+  // Lines of the [[route]] table after domains and smart_hosts (tls, credentials, ...).
+  std::vector<std::string> route = {"tls = \"none\""};
   std::vector<std::string> limits;       // "key = value" lines for [limits]
   std::vector<std::string> delivery = {  // "key = value" lines for [delivery]
       "retry = [\"1s\"]", "max_age = \"1d\"", "connect_timeout = \"2s\"",

@@ -1,10 +1,14 @@
 // scripted_smtp_server: the test SMTP server (see scripted_smtp_server.hpp). One accept thread
 // polls the listening socket; each connection runs a small SMTP state machine on its own thread.
+// TLS is OpenSSL directly on the blocking socket (SSL_set_fd); SIGPIPE is ignored for the test
+// process, since OpenSSL writes with write(2) and a client may hang up at any time.
 #include "tests/support/scripted_smtp_server.hpp"
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -12,6 +16,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -63,6 +70,36 @@ std::string upperCase(std::string_view s) {
   return out;
 }
 
+// Decodes base64 (one SMTP line); nullopt when it is not valid base64.
+std::optional<std::string> decodeBase64(std::string_view text) {
+  if (text.size() % 4 != 0) {
+    return std::nullopt;
+  }
+  std::string out(text.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  if (n < 0) {
+    return std::nullopt;
+  }
+  // EVP_DecodeBlock counts the padding as zero bytes.
+  std::size_t size = static_cast<std::size_t>(n);
+  for (std::size_t i = text.size(); i > 0 && text[i - 1] == '=' && size > 0; --i) {
+    --size;
+  }
+  out.resize(size);
+  return out;
+}
+
+std::string encodeBase64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
 bool isAction(std::string_view reply) {
   return reply == kHang || reply == kDisconnect;
 }
@@ -102,9 +139,18 @@ class ScriptedSmtpServer::Session {
  public:
   Session(ScriptedSmtpServer& server, int fd, std::size_t number)
       : server_(server), fd_(fd), number_(number) {}
+  ~Session() {
+    SSL_free(ssl_);
+    SSL_CTX_free(tls_context_);
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   void run() {
     const auto policy = server_.policy();
+    if (policy->implicit_tls && !startTls(*policy)) {
+      return;
+    }
     const std::string greeting =
         policy->greeting.empty() ? "220 " + policy->hostname + " ESMTP scripted" : policy->greeting;
     if (!send(greeting)) {
@@ -152,10 +198,7 @@ class ScriptedSmtpServer::Session {
       scan_ = buffer_.empty() ? start_ : std::max(start_, buffer_.size() - 1);
       const std::size_t old_size = buffer_.size();
       buffer_.resize(old_size + kReceiveChunk);
-      ssize_t n = 0;
-      do {
-        n = ::recv(fd_, buffer_.data() + old_size, kReceiveChunk, 0);
-      } while (n < 0 && errno == EINTR);
+      const ssize_t n = receive(buffer_.data() + old_size, kReceiveChunk);
       buffer_.resize(old_size + static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
       if (n <= 0) {
         return false;
@@ -163,17 +206,62 @@ class ScriptedSmtpServer::Session {
     }
   }
 
+  // Reads what is there (up to size octets) from the socket or the TLS session; <= 0 at the end.
+  ssize_t receive(char* data, std::size_t size) {
+    if (ssl_ != nullptr) {
+      return SSL_read(ssl_, data, static_cast<int>(size));
+    }
+    ssize_t n = 0;
+    do {
+      n = ::recv(fd_, data, size, 0);
+    } while (n < 0 && errno == EINTR);
+    return n;
+  }
+
   bool writeAll(std::string_view bytes) {
     while (!bytes.empty()) {
-      const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) {
-        continue;
+      ssize_t n = 0;
+      if (ssl_ != nullptr) {
+        n = SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size()));
+      } else {
+        n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+          continue;
+        }
       }
       if (n <= 0) {
         return false;
       }
       bytes.remove_prefix(static_cast<std::size_t>(n));
     }
+    return true;
+  }
+
+  // The server side of the handshake on this connection. False (recorded as a failure) when
+  // the certificate cannot be loaded or the client aborts the handshake.
+  bool startTls(const ScriptedSmtpPolicy& policy) {
+    tls_context_ = SSL_CTX_new(TLS_server_method());
+    bool ok =
+        tls_context_ != nullptr &&
+        SSL_CTX_use_certificate_chain_file(tls_context_, policy.tls_certificate.c_str()) == 1 &&
+        SSL_CTX_use_PrivateKey_file(tls_context_, policy.tls_private_key.c_str(),
+                                    SSL_FILETYPE_PEM) == 1;
+    if (ok) {
+      ssl_ = SSL_new(tls_context_);
+      ok = ssl_ != nullptr && SSL_set_fd(ssl_, fd_) == 1 && SSL_accept(ssl_) == 1;
+    }
+    ERR_clear_error();
+    server_.recordHandshake(ok);
+    if (!ok) {
+      // Nothing more may go over this connection, in TLS or in plaintext.
+      disconnect();
+      return false;
+    }
+    // RFC 3207 4.2: the session starts over.
+    helo_.clear();
+    esmtp_ = false;
+    auth_user_.clear();
+    resetTransaction();
     return true;
   }
 
@@ -206,10 +294,8 @@ class ScriptedSmtpServer::Session {
 
   void hang() {
     char sink[4096];
-    ssize_t n = 0;
-    do {
-      n = ::recv(fd_, sink, sizeof sink, 0);
-    } while (n > 0 || (n < 0 && errno == EINTR));
+    while (receive(sink, sizeof sink) > 0) {
+    }
   }
 
   void disconnect() { ::shutdown(fd_, SHUT_RDWR); }
@@ -234,7 +320,19 @@ class ScriptedSmtpServer::Session {
     if (verb == "EHLO" || verb == "HELO") {
       return hello(line, verb == "EHLO", policy);
     }
+    if (verb == "STARTTLS") {
+      return starttls(policy);
+    }
+    if (verb == "AUTH") {
+      return auth(line, policy);
+    }
     if (verb == "MAIL") {
+      if (policy.require_tls && ssl_ == nullptr) {
+        return send("530 5.7.0 Must issue a STARTTLS command first");
+      }
+      if (policy.require_auth && auth_user_.empty()) {
+        return send("530 5.7.0 Authentication required");
+      }
       return mail(line, policy);
     }
     if (verb == "RCPT") {
@@ -267,8 +365,20 @@ class ScriptedSmtpServer::Session {
     if (reply.empty()) {
       if (extended) {
         reply = (policy.extensions.empty() ? "250 " : "250-") + policy.hostname + " greets " + name;
-        for (std::size_t i = 0; i < policy.extensions.size(); ++i) {
-          reply += (i + 1 == policy.extensions.size() ? "\n250 " : "\n250-") + policy.extensions[i];
+        std::vector<std::string> keywords = policy.extensions;
+        if (offersStartTls(policy)) {
+          keywords.push_back("STARTTLS");
+        }
+        if (offersAuth(policy)) {
+          std::string auth = "AUTH";
+          for (const auto& m : policy.auth_mechanisms) {
+            auth += " " + m;
+          }
+          keywords.push_back(auth);
+        }
+        reply = (keywords.empty() ? "250 " : "250-") + policy.hostname + " greets " + name;
+        for (std::size_t i = 0; i < keywords.size(); ++i) {
+          reply += (i + 1 == keywords.size() ? "\n250 " : "\n250-") + keywords[i];
         }
       } else {
         reply = "250 " + policy.hostname;
@@ -280,6 +390,127 @@ class ScriptedSmtpServer::Session {
       resetTransaction();
     }
     return send(reply);
+  }
+
+  bool offersStartTls(const ScriptedSmtpPolicy& policy) const {
+    return ssl_ == nullptr && policy.offer_starttls && !policy.tls_certificate.empty();
+  }
+
+  bool offersAuth(const ScriptedSmtpPolicy& policy) const {
+    return !policy.auth_mechanisms.empty() && (ssl_ != nullptr || !policy.auth_requires_tls);
+  }
+
+  bool starttls(const ScriptedSmtpPolicy& policy) {
+    if (!offersStartTls(policy)) {
+      return send("502 5.5.1 STARTTLS not available");
+    }
+    if (!send("220 2.0.0 Ready to start TLS")) {
+      return false;
+    }
+    // Plaintext pipelined after STARTTLS must not survive into the TLS session.
+    buffer_.clear();
+    start_ = 0;
+    scan_ = 0;
+    return startTls(policy);
+  }
+
+  // AUTH PLAIN [initial-response] or AUTH LOGIN [username]; records what was presented.
+  bool auth(const std::string& line, const ScriptedSmtpPolicy& policy) {
+    const auto words = splitWords(line);
+    if (!offersAuth(policy)) {
+      return send(ssl_ == nullptr && !policy.auth_mechanisms.empty()
+                      ? "538 5.7.11 Encryption required for requested authentication mechanism"
+                      : "502 5.5.1 AUTH not available");
+    }
+    if (!auth_user_.empty() || in_transaction_) {
+      return send("503 5.5.1 AUTH not allowed now");
+    }
+    ScriptedAuth attempt;
+    attempt.connection = number_;
+    attempt.tls = ssl_ != nullptr;
+    attempt.mechanism = words.size() > 1 ? upperCase(words[1]) : "";
+    const bool offered = std::find(policy.auth_mechanisms.begin(), policy.auth_mechanisms.end(),
+                                   attempt.mechanism) != policy.auth_mechanisms.end();
+    if (!offered || words.size() > 3) {
+      return send("504 5.5.4 mechanism not supported");
+    }
+    std::optional<std::string> decoded;
+    bool ok = false;
+    if (attempt.mechanism == "PLAIN") {
+      std::string response = words.size() == 3 ? words[2] : "";
+      if (words.size() == 2 && !challenge("", response)) {
+        return false;
+      }
+      decoded = decodeBase64(response);
+      if (decoded) {
+        // authzid NUL authcid NUL passwd
+        const auto first = decoded->find('\0');
+        const auto second = first == std::string::npos ? first : decoded->find('\0', first + 1);
+        if (second != std::string::npos) {
+          attempt.username = decoded->substr(first + 1, second - first - 1);
+          attempt.password = decoded->substr(second + 1);
+          ok = true;
+        }
+      }
+    } else if (attempt.mechanism == "LOGIN") {
+      std::string user = words.size() == 3 ? words[2] : "";
+      if (words.size() == 2 && !challenge(encodeBase64("Username:"), user)) {
+        return false;
+      }
+      std::string password;
+      if (!challenge(encodeBase64("Password:"), password)) {
+        return false;
+      }
+      const auto u = decodeBase64(user);
+      const auto p = decodeBase64(password);
+      if (u && p) {
+        attempt.username = *u;
+        attempt.password = *p;
+        ok = true;
+      }
+    } else {
+      return send("504 5.5.4 mechanism not supported");
+    }
+    if (!ok) {
+      server_.recordAuth(attempt);
+      return send("501 5.5.2 cannot decode the response");
+    }
+    const auto user = policy.users.find(attempt.username);
+    attempt.success = user != policy.users.end() && user->second == attempt.password;
+    server_.recordAuth(attempt);
+    if (!attempt.success) {
+      return send("535 5.7.8 Authentication credentials invalid");
+    }
+    auth_user_ = attempt.username;
+    return send("235 2.7.0 Authentication successful");
+  }
+
+  // Sends "334 <text>" and reads the client's answer line; false when the connection is over
+  // or the client cancelled ("*", answered 501).
+  bool challenge(const std::string& text, std::string& answer) {
+    if (!send("334 " + text) || !readLine(answer, kMaxCommandLine)) {
+      answer.clear();
+      return false;
+    }
+    if (answer == "*") {
+      send("501 5.0.0 AUTH cancelled");
+      answer.clear();
+      return false;
+    }
+    return true;
+  }
+
+  static std::vector<std::string> splitWords(std::string_view line) {
+    std::vector<std::string> words;
+    while (!line.empty()) {
+      line = trimSpaces(line);
+      const auto end = line.find(' ');
+      if (!line.empty()) {
+        words.emplace_back(line.substr(0, end));
+      }
+      line.remove_prefix(end == std::string_view::npos ? line.size() : end);
+    }
+    return words;
   }
 
   bool mail(const std::string& line, const ScriptedSmtpPolicy& policy) {
@@ -370,6 +601,9 @@ class ScriptedSmtpServer::Session {
     transaction_.connection = number_;
     transaction_.helo = helo_;
     transaction_.esmtp = esmtp_;
+    transaction_.tls = ssl_ != nullptr;
+    transaction_.tls_version = ssl_ != nullptr ? SSL_get_version(ssl_) : "";
+    transaction_.auth_user = auth_user_;
     const auto current = server_.policy();
     std::string reply =
         current->end_of_data_reply ? current->end_of_data_reply(transaction_) : std::string();
@@ -404,10 +638,14 @@ class ScriptedSmtpServer::Session {
   bool in_transaction_ = false;
   ScriptedTransaction transaction_;
   std::size_t completed_ = 0;
+  SSL_CTX* tls_context_ = nullptr;
+  SSL* ssl_ = nullptr;  // set once TLS is up
+  std::string auth_user_;
 };
 
 ScriptedSmtpServer::ScriptedSmtpServer(ScriptedSmtpPolicy policy)
     : policy_(std::make_shared<const ScriptedSmtpPolicy>(std::move(policy))) {
+  std::signal(SIGPIPE, SIG_IGN);
   if (::pipe2(wake_fds_, O_CLOEXEC) != 0) {
     throw std::runtime_error(std::string("scripted smtp server: pipe: ") + std::strerror(errno));
   }
@@ -580,6 +818,37 @@ void ScriptedSmtpServer::recordTransaction(const ScriptedTransaction& transactio
     transactions_.push_back(transaction);
   }
   changed_.notify_all();
+}
+
+void ScriptedSmtpServer::recordAuth(const ScriptedAuth& auth) {
+  {
+    std::lock_guard lock(mutex_);
+    auths_.push_back(auth);
+  }
+  changed_.notify_all();
+}
+
+void ScriptedSmtpServer::recordHandshake(bool ok) {
+  {
+    std::lock_guard lock(mutex_);
+    ++(ok ? tls_handshakes_ : tls_failures_);
+  }
+  changed_.notify_all();
+}
+
+std::vector<ScriptedAuth> ScriptedSmtpServer::authAttempts() const {
+  std::lock_guard lock(mutex_);
+  return auths_;
+}
+
+std::size_t ScriptedSmtpServer::tlsHandshakes() const {
+  std::lock_guard lock(mutex_);
+  return tls_handshakes_;
+}
+
+std::size_t ScriptedSmtpServer::tlsFailures() const {
+  std::lock_guard lock(mutex_);
+  return tls_failures_;
 }
 
 std::vector<ScriptedTransaction> ScriptedSmtpServer::transactions() const {

@@ -4,6 +4,11 @@
 // bytes, connection count) and answers as a ScriptedSmtpPolicy says: per-recipient refusals,
 // end-of-DATA replies, greeting overrides, missing extensions, hangs, disconnects, delays.
 //
+// It can also play a smart host that wants TLS and AUTH: STARTTLS or implicit TLS with a
+// certificate from test_certificates.hpp (OpenSSL on the connection's socket), and AUTH PLAIN /
+// LOGIN against a user table. Every TLS handshake and AUTH attempt is recorded, so tests can
+// check what the client really did (was it encrypted, which credentials did it send).
+//
 // Unit tests drive the SMTP client against it; integration tests use it as the relay's smart host.
 // All accessors are thread-safe. Policy callbacks run on the connection threads, so they must be
 // thread-safe themselves (capture by value or guard shared state).
@@ -14,6 +19,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <list>
 #include <map>
@@ -43,6 +49,19 @@ struct ScriptedTransaction {
   std::vector<std::string> rcpt_refused;  // refused recipients, without brackets, in order
   std::string data;                       // the message after un-dot-stuffing, end marker excluded
   std::string final_reply;                // what the server answered to the end of DATA
+  bool tls = false;                       // the transaction ran over TLS
+  std::string tls_version;                // e.g. "TLSv1.3"
+  std::string auth_user;                  // who had authenticated ("" if nobody)
+};
+
+// One AUTH exchange as the server saw it.
+struct ScriptedAuth {
+  std::size_t connection = 0;
+  std::string mechanism;  // "PLAIN", "LOGIN", or what the client asked for
+  std::string username;
+  std::string password;
+  bool tls = false;  // the exchange ran over TLS
+  bool success = false;
 };
 
 // How the server behaves. Reply texts are complete reply lines without CRLF ("550 5.1.1 no such
@@ -80,6 +99,22 @@ struct ScriptedSmtpPolicy {
   // Messages larger than this are answered with 552 and not stored (protects the test process).
   std::size_t max_message_size = 64 * 1024 * 1024;
 
+  // TLS. With a certificate and key, STARTTLS is advertised (before TLS) when offer_starttls;
+  // implicit_tls starts every connection with the handshake instead (port 465 style).
+  std::filesystem::path tls_certificate;
+  std::filesystem::path tls_private_key;
+  bool offer_starttls = true;
+  bool implicit_tls = false;
+  // MAIL before TLS is up: 530 5.7.0.
+  bool require_tls = false;
+  // AUTH: the mechanisms advertised (PLAIN and LOGIN are implemented), only over TLS when
+  // auth_requires_tls; users maps user name to password.
+  std::vector<std::string> auth_mechanisms;
+  std::map<std::string, std::string> users;
+  bool auth_requires_tls = true;
+  // MAIL before a successful AUTH: 530 5.7.0.
+  bool require_auth = false;
+
   // Drops the advertised extension whose keyword is `keyword` (case-insensitive).
   void removeExtension(std::string_view keyword);
 };
@@ -100,8 +135,13 @@ class ScriptedSmtpServer {
   void setPolicy(ScriptedSmtpPolicy policy);
 
   std::vector<ScriptedTransaction> transactions() const;
-  // Every command line received on any connection, in arrival order (DATA content excluded).
+  // Every command line received on any connection, in arrival order (DATA content and AUTH
+  // continuation lines excluded).
   std::vector<std::string> commands() const;
+  std::vector<ScriptedAuth> authAttempts() const;
+  // TLS handshakes that completed / failed (e.g. the client refused the certificate).
+  std::size_t tlsHandshakes() const;
+  std::size_t tlsFailures() const;
   // How many received command lines start with this verb (case-insensitive, e.g. "RSET").
   std::size_t commandCount(std::string_view verb) const;
   // Connections accepted so far / currently open.
@@ -130,6 +170,8 @@ class ScriptedSmtpServer {
   std::shared_ptr<const ScriptedSmtpPolicy> policy() const;
   void recordCommand(const std::string& line);
   void recordTransaction(const ScriptedTransaction& transaction);
+  void recordAuth(const ScriptedAuth& auth);
+  void recordHandshake(bool ok);
   // Sleeps up to `delay`; returns early (false) when the server is stopping.
   bool pause(std::chrono::milliseconds delay) const;
   std::size_t countLocked(std::string_view verb) const;
@@ -147,6 +189,9 @@ class ScriptedSmtpServer {
   std::list<std::unique_ptr<Connection>> connections_;
   std::vector<ScriptedTransaction> transactions_;
   std::vector<std::string> commands_;
+  std::vector<ScriptedAuth> auths_;
+  std::size_t tls_handshakes_ = 0;
+  std::size_t tls_failures_ = 0;
   std::size_t connection_count_ = 0;
   std::size_t open_connections_ = 0;
 };

@@ -123,6 +123,7 @@ net::IpAddress ip(std::string_view text) {
 
 TEST_F(ConfigTest, LoadsEveryFieldOfAFullConfig) {
   const auto file = write(kFullConfig);
+  fs::permissions(dir_.write("secrets/relay.pw", "pw\n"), fs::perms::owner_read);
   const Config cfg = Config::load(file);
   const fs::path base = dir_.path();
 
@@ -180,6 +181,10 @@ TEST_F(ConfigTest, LoadsEveryFieldOfAFullConfig) {
   EXPECT_EQ(r0.tls, RouteTls::kStartTlsRequired);
   EXPECT_EQ(r0.username, "relay");
   EXPECT_EQ(r0.password_file, base / "secrets" / "relay.pw");
+  EXPECT_EQ(r0.password, "pw");
+  EXPECT_TRUE(r0.tls_verify);
+  EXPECT_TRUE(r0.tls_name.empty());
+  EXPECT_TRUE(r0.ca_file.empty());
   EXPECT_EQ(r0.index, 0U);
   EXPECT_EQ(r0.where.line, 40U);
   EXPECT_EQ(r0.name(), "route#1 (example.org,*.example.net)");
@@ -449,7 +454,83 @@ TEST_F(ConfigTest, BadRouteFields) {
   expectError("hostname = \"h.example\"\n[[route]]\ndomains = [\"*\"]\ntls = \"maybe\"\n", 4, 7,
               "tls: 'maybe' is not one of none | starttls | starttls-required | tls");
   expectError("hostname = \"h.example\"\n[[route]]\ndomains = [\"*\"]\nusername = \"u\"\n", 4, 12,
-              "username: a username needs a password_file");
+              "username: username and password_file go together");
+}
+
+// A route towards a TLS smart host: `extra` lines are added to the [[route]] table, which
+// starts on line 2, so its keys are on line 5 and below.
+std::string tlsRoute(std::string_view tls, std::string_view extra) {
+  return "hostname = \"h.example\"\n[[route]]\ndomains = [\"*\"]\n"
+         "smart_hosts = [\"smtp.example.org:587\"]\ntls = \"" +
+         std::string(tls) + "\"\n" + std::string(extra);
+}
+
+TEST_F(ConfigTest, RouteTlsVerificationDefaults) {
+  const Config cfg = Config::load(
+      write(tlsRoute("starttls", "") + "[[route]]\ndomains = [\"a.example\"]\ntls = \"tls\"\n" +
+            "[[route]]\ndomains = [\"b.example\"]\ntls = \"starttls-required\"\n" +
+            "tls_verify = false\n[[route]]\ndomains = [\"c.example\"]\ntls = \"starttls\"\n" +
+            "tls_verify = true\ntls_name = \"MX.Example.org\"\n"));
+  ASSERT_EQ(cfg.routes.size(), 4U);
+  EXPECT_FALSE(cfg.routes[0].tls_verify);  // opportunistic: encrypt, do not verify
+  EXPECT_TRUE(cfg.routes[1].tls_verify);   // implicit TLS verifies
+  EXPECT_FALSE(cfg.routes[2].tls_verify);  // turned off explicitly
+  EXPECT_TRUE(cfg.routes[3].tls_verify);
+  EXPECT_EQ(cfg.routes[3].tls_name, "mx.example.org");
+}
+
+TEST_F(ConfigTest, RouteCaFileIsLoadedAndChecked) {
+  const std::string pem =
+      "-----BEGIN CERTIFICATE-----\n"
+      "MIIBfTCCASOgAwIBAgIUKIu9p1zO7B7mJ3r6dCzbf3oKk1QwCgYIKoZIzj0EAwIw\n"
+      "-----END CERTIFICATE-----\n";
+  dir_.write("certs/not-a-cert.pem", pem);
+  expectError(tlsRoute("tls", "ca_file = \"certs/not-a-cert.pem\"\n"), 6, 11,
+              "holds no PEM certificate");
+  expectError(tlsRoute("tls", "ca_file = \"certs/missing.pem\"\n"), 6, 11, "ca_file: ");
+  expectError(tlsRoute("starttls", "ca_file = \"certs/not-a-cert.pem\"\n"), 6, 11,
+              "ca_file: certificates are not verified on this route");
+  expectError(tlsRoute("none", "tls_verify = true\n"), 6, 14,
+              "tls_verify: has no effect with tls = \"none\"");
+  expectError(tlsRoute("tls", "tls_name = \"not a name\"\n"), 6, 12,
+              "tls_name: 'not a name' is not a host name or IP address");
+}
+
+TEST_F(ConfigTest, RoutePasswordFileIsReadAtLoadTime) {
+  const auto pw = dir_.write("secrets/pw", "line one\r\n");
+  fs::permissions(pw, fs::perms::owner_read | fs::perms::owner_write);
+  const Config cfg = Config::load(write(
+      tlsRoute("starttls-required", "username = \"relay\"\npassword_file = \"secrets/pw\"\n")));
+  EXPECT_EQ(cfg.routes[0].password, "line one");
+  EXPECT_EQ(cfg.routes[0].password_file, dir_.path() / "secrets" / "pw");
+}
+
+TEST_F(ConfigTest, RoutePasswordFileErrors) {
+  const std::string creds = "username = \"relay\"\npassword_file = \"secrets/pw\"\n";
+  // Missing.
+  expectError(tlsRoute("tls", creds), 7, 17, "password_file: cannot read");
+  // Readable by group or others.
+  const auto pw = dir_.write("secrets/pw", "hunter2-secret\n");
+  fs::permissions(pw, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  expectError(tlsRoute("tls", creds), 7, 17, "accessible by group or others (chmod 600 it)");
+  fs::permissions(pw, fs::perms::owner_read | fs::perms::others_read);
+  expectError(tlsRoute("tls", creds), 7, 17, "accessible by group or others");
+  // Two lines: refused, and the error does not show the content.
+  fs::permissions(pw, fs::perms::owner_read);
+  dir_.write("secrets/pw", "hunter2-secret\nsecond\n");
+  expectError(tlsRoute("tls", creds), 7, 17, "must hold one line");
+  EXPECT_EQ(loadError(tlsRoute("tls", creds)).find("hunter2"), std::string::npos);
+  dir_.write("secrets/pw", "\n");
+  expectError(tlsRoute("tls", creds), 7, 17, "is empty");
+  // Credentials only ever go over required TLS.
+  dir_.write("secrets/pw", "hunter2-secret\n");
+  expectError(tlsRoute("starttls", creds), 6, 12,
+              "username: credentials are only ever sent over TLS");
+  expectError(tlsRoute("none", creds), 6, 12, "credentials are only ever sent over TLS");
+  expectError(tlsRoute("tls", "password_file = \"secrets/pw\"\n"), 6, 17,
+              "password_file: username and password_file go together");
+  expectError(tlsRoute("tls", "username = \"a b\"\npassword_file = \"secrets/pw\"\n"), 6, 12,
+              "username: must be printable ASCII without spaces");
 }
 
 TEST_F(ConfigTest, BadDnsServer) {
