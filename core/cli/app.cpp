@@ -47,6 +47,7 @@ int runApp(int argc, char** argv) {
   addSinkCommand(app, global, run);
   addRulesCommand(app, global, run);
   addAuditCommand(app, global, run);
+  addUserCommand(app, global, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

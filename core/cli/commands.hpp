@@ -25,6 +25,7 @@ void addQueueCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addSinkCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addRulesCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addAuditCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
+void addUserCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 
 // A runner that loads the config file and calls fn with it; a ConfigError (file:line:col) or any
 // other error is printed as one line and gives exit status 1.
