@@ -16,28 +16,17 @@
 #include "core/auth/users_file.hpp"
 #include "core/cli/commands.hpp"
 #include "core/config/config.hpp"
+#include "core/util/file_lock.hpp"
 
 namespace relayguard::cli {
 namespace {
 
-// An exclusive flock on <users_file>.lock while the file is read, changed and written.
-class UsersLock {
- public:
-  explicit UsersLock(const std::filesystem::path& users_file) {
-    auto path = users_file;
-    path += ".lock";
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd_ < 0 || ::flock(fd_, LOCK_EX) != 0) {
-      throw std::runtime_error(path.string() + ": cannot lock the users file");
-    }
-  }
-  UsersLock(const UsersLock&) = delete;
-  UsersLock& operator=(const UsersLock&) = delete;
-  ~UsersLock() { ::close(fd_); }
-
- private:
-  int fd_ = -1;
-};
+// An exclusive lock on <users_file>.lock while the file is read, changed and written.
+FileLock lockUsers(const std::filesystem::path& users_file) {
+  auto path = users_file;
+  path += ".lock";
+  return FileLock(path, FileLock::Mode::kWait);
+}
 
 const std::filesystem::path& usersFile(const Config& config) {
   if (config.access.users_file.empty()) {
@@ -63,7 +52,7 @@ int addUser(const Config& config, const std::string& name) {
   }
   const std::string hash = auth::hashPassword(password);
   OPENSSL_cleanse(password.data(), password.size());
-  UsersLock lock(file);
+  const FileLock lock = lockUsers(file);
   auto users = auth::UsersFile::load(file);
   const bool added = users.set(name, hash);
   users.save(file);
@@ -73,7 +62,7 @@ int addUser(const Config& config, const std::string& name) {
 
 int deleteUser(const Config& config, const std::string& name) {
   const auto& file = usersFile(config);
-  UsersLock lock(file);
+  const FileLock lock = lockUsers(file);
   auto users = auth::UsersFile::load(file);
   if (!users.remove(name)) {
     return fail(file.string() + ": no user '" + name + "'");

@@ -13,10 +13,7 @@
 #include <asio/steady_timer.hpp>
 #include <asio/thread_pool.hpp>
 #include <asio/use_awaitable.hpp>
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include "core/audit/audit_log.hpp"
 #include "core/auth/authenticator.hpp"
@@ -29,31 +26,13 @@
 #include "core/smtp/connection_limiter.hpp"
 #include "core/smtp/listener.hpp"
 #include "core/util/blocking.hpp"
+#include "core/util/file_lock.hpp"
 #include "core/util/strings.hpp"
 
 namespace relayguard {
 namespace {
 
 constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
-
-// Holds an exclusive flock on <spool>/relayguard.lock for the life of the process, so two
-// relays never share a spool.
-class SpoolLock {
- public:
-  explicit SpoolLock(const std::filesystem::path& spool) {
-    const auto path = spool / "relayguard.lock";
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd_ < 0 || ::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      throw std::runtime_error(path.string() + ": the spool is in use by another relayguard serve");
-    }
-  }
-  SpoolLock(const SpoolLock&) = delete;
-  SpoolLock& operator=(const SpoolLock&) = delete;
-  ~SpoolLock() { ::close(fd_); }
-
- private:
-  int fd_ = -1;
-};
 
 void logPipeline(const filters::Pipeline& pipeline, std::string_view what) {
   std::string stages;
@@ -101,7 +80,9 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
   std::signal(SIGPIPE, SIG_IGN);
   try {
     queue::Spool spool(config.spool_dir);
-    SpoolLock lock(config.spool_dir);
+    // One relay per spool: an exclusive lock for the life of the process.
+    FileLock lock(config.spool_dir / "relayguard.lock", FileLock::Mode::kTry,
+                  "the spool is in use by another relayguard serve");
     auto recovered = spool.recover();
 
     QuarantineStore quarantine(config.spool_dir);

@@ -108,8 +108,6 @@ class Sink {
   void start();
   void stop();
   std::uint16_t port() const { return port_; }
-  // The port of extra_listeners[i].
-  std::uint16_t listenerPort(std::size_t i) const { return extra_ports_.at(i); }
   const std::filesystem::path& logFile() const { return log_file_; }
   // The stored files' contents, in file-name order.
   std::vector<std::string> messages() const;

@@ -258,7 +258,9 @@ bool SmtpTestClient::handshake(const std::filesystem::path& ca_file, const std::
     X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str());
   } else {
     SSL_set1_host(ssl_, host.c_str());
-    SSL_set_tlsext_host_name(ssl_, host.c_str());
+    // SNI; SSL_set_tlsext_host_name() is a macro with a C cast.
+    SSL_ctrl(ssl_, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+             const_cast<char*>(host.c_str()));
   }
   SSL_set_fd(ssl_, fd_);
   ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
