@@ -1,13 +1,16 @@
 // sasl_test: strict base64 for AUTH exchanges and the PLAIN message split.
 #include "core/auth/sasl.hpp"
 
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace relayguard::auth {
 namespace {
 
 TEST(SaslTest, Base64RoundTripAndPadding) {
-  for (const std::string s : {"", "a", "ab", "abc", "abcd", std::string("\0u\0p", 4)}) {
+  for (const std::string& s :
+       std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0u\0p", 4)}) {
     const auto decoded = decodeBase64(encodeBase64(s));
     ASSERT_TRUE(decoded) << s;
     EXPECT_EQ(*decoded, s);

@@ -191,7 +191,7 @@ TEST_F(ConfigTest, LoadsEveryFieldOfAFullConfig) {
   EXPECT_EQ(r0.username, "relay");
   EXPECT_EQ(r0.password_file, base / "secrets" / "relay.pw");
   EXPECT_EQ(r0.index, 0U);
-  EXPECT_EQ(r0.where.line, 40U);
+  EXPECT_EQ(r0.where.line, 45U);
   EXPECT_EQ(r0.name(), "route#1 (example.org,*.example.net)");
   const auto& r1 = cfg.routes[1];
   EXPECT_EQ(r1.domains, (std::vector<std::string>{"*"}));
