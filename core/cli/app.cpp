@@ -23,13 +23,15 @@ int fail(const std::string& message) {
   return 1;
 }
 
-std::optional<queue::SpoolLock> lockIdleSpool(const Config& config) {
-  auto lock = queue::SpoolLock::tryAcquire(config.spool_dir);
-  if (!lock) {
-    fail((config.spool_dir / "relayguard.lock").string() +
-         ": a relay holds the spool but does not answer on control.sock; try again");
+std::unique_ptr<FileLock> lockIdleSpool(const Config& config) {
+  try {
+    return std::make_unique<FileLock>(
+        config.spool_dir / "relayguard.lock", FileLock::Mode::kTry,
+        "a relay holds the spool but does not answer on control.sock; try again");
+  } catch (const std::exception& e) {
+    fail(e.what());
+    return nullptr;
   }
-  return lock;
 }
 
 std::optional<std::string> timeBound(const std::string& text) {
@@ -73,6 +75,7 @@ int runApp(int argc, char** argv) {
   addAuditCommand(app, global, run);
   addQuarantineCommand(app, global, run);
   addDkimCommand(app, global, run);
+  addUserCommand(app, global, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -4,13 +4,14 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "core/config/config.hpp"
-#include "core/queue/spool_lock.hpp"
+#include "core/util/file_lock.hpp"
 
 namespace relayguard::cli {
 
@@ -29,6 +30,7 @@ void addRulesCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addAuditCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addQuarantineCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addDkimCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
+void addUserCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 
 // A runner that loads the config file and calls fn with it; a ConfigError (file:line:col) or any
 // other error is printed as one line and gives exit status 1.
@@ -36,7 +38,7 @@ Runner withConfig(const GlobalOptions& global, std::function<int(const Config&)>
 
 // For a command that changes the spool itself because no relay answered on the control socket:
 // the spool lock, or nullopt (with the error printed) when a relay holds the spool after all.
-std::optional<queue::SpoolLock> lockIdleSpool(const Config& config);
+std::unique_ptr<FileLock> lockIdleSpool(const Config& config);
 
 // A time bound given as RFC 3339 or as a duration back from now ("30d"), as RFC 3339; nullopt if
 // it is neither. Empty stays empty.

@@ -9,7 +9,6 @@
 #include "core/cli/commands.hpp"
 #include "core/config/config.hpp"
 #include "core/queue/spool.hpp"
-#include "core/queue/spool_lock.hpp"
 #include "core/server/control_socket.hpp"
 #include "core/util/durable_file.hpp"
 

@@ -98,6 +98,22 @@ void loadAccess(Config& cfg, TomlReader& top, const std::filesystem::path& base)
   if (auto users = r.string("users_file")) {
     cfg.access.users_file = resolve(base, *users);
   }
+  auto& a = cfg.access;
+  a.auth_failures_before_delay =
+      sizeKey(r, "auth_failures_before_delay", a.auth_failures_before_delay, 1, 1000000);
+  if (auto v = r.duration("auth_failure_delay")) {
+    if (*v > std::chrono::seconds(30)) {
+      r.fail("auth_failure_delay", "must be at most 30s");
+    }
+    a.auth_failure_delay = *v;
+  }
+  a.auth_lockout_failures =
+      sizeKey(r, "auth_lockout_failures", a.auth_lockout_failures, 0, 1000000);
+  if (auto v = r.duration("auth_lockout")) {
+    a.auth_lockout = *v;
+  }
+  a.user_messages_per_minute =
+      sizeKey(r, "user_messages_per_minute", a.user_messages_per_minute, 0, 1000000);
   r.finish();
 }
 
@@ -488,6 +504,10 @@ Config Config::load(const std::filesystem::path& file) {
       throw ConfigError(l.where, std::string(toString(l.mode)) +
                                      " listeners need a [tls] section: AUTH is offered only "
                                      "over TLS");
+    }
+    if (l.mode != ListenerMode::kRelay && cfg.access.users_file.empty()) {
+      throw ConfigError(l.where, std::string(toString(l.mode)) +
+                                     " listeners need access.users_file: they require AUTH");
     }
   }
   return cfg;

@@ -33,7 +33,16 @@ struct TlsConfig {
 
 struct AccessConfig {
   std::vector<net::Cidr> relay_networks;
-  std::filesystem::path users_file;  // empty: no users
+  std::filesystem::path users_file;  // empty: no users, AUTH is not offered
+  // Brute-force protection per client IP (see core/auth/auth_throttle.hpp): from this many
+  // failed AUTHs on, each failure reply waits auth_failure_delay longer (at most 30 s) ...
+  std::size_t auth_failures_before_delay = 3;
+  std::chrono::milliseconds auth_failure_delay{1000};
+  // ... and at this many the address may not AUTH for auth_lockout (0: never locked out).
+  std::size_t auth_lockout_failures = 10;
+  std::chrono::seconds auth_lockout{15 * 60};
+  // Messages (MAIL commands) an authenticated user may start per minute; 0: unlimited.
+  std::size_t user_messages_per_minute = 0;
   bool relayAllowed(const net::IpAddress& ip) const;
 };
 

@@ -16,17 +16,20 @@
 #include <spdlog/spdlog.h>
 
 #include "core/audit/audit_log.hpp"
+#include "core/auth/authenticator.hpp"
 #include "core/delivery/scheduler.hpp"
+#include "core/net/tls_context.hpp"
 #include "core/pickup/pickup_directory.hpp"
 #include "core/quarantine/quarantine_store.hpp"
 #include "core/queue/spool.hpp"
-#include "core/queue/spool_lock.hpp"
 #include "core/server/control_commands.hpp"
 #include "core/server/control_socket.hpp"
 #include "core/server/message_acceptor.hpp"
 #include "core/smtp/connection_limiter.hpp"
 #include "core/smtp/listener.hpp"
 #include "core/util/blocking.hpp"
+#include "core/util/file_lock.hpp"
+#include "core/util/strings.hpp"
 
 namespace relayguard {
 namespace {
@@ -59,13 +62,29 @@ asio::awaitable<void> reloadRules(const std::filesystem::path& rules_dir, Pipeli
   }
 }
 
+// SIGHUP: re-reads the certificate and key from the configured files and swaps the new context
+// in; sessions already in TLS keep theirs. A certificate that does not load is refused and the
+// one in force stays.
+asio::awaitable<void> reloadTls(const TlsConfig& tls, net::TlsContextSlot& slot,
+                                asio::thread_pool& blocking) {
+  try {
+    auto fresh = co_await runBlocking(blocking, [&tls] { return net::makeServerTlsContext(tls); });
+    slot.store(fresh);
+    spdlog::info("TLS certificate reloaded from {}", tls.certificate.string());
+  } catch (const std::exception& e) {
+    spdlog::error("TLS certificate reload refused, the certificate in force stays: {}", e.what());
+  }
+}
+
 }  // namespace
 
 int runRelayServer(const Config& config, const ServeOptions& options) {
   std::signal(SIGPIPE, SIG_IGN);
   try {
     queue::Spool spool(config.spool_dir);
-    queue::SpoolLock lock(config.spool_dir);
+    // One relay per spool: an exclusive lock for the life of the process.
+    FileLock lock(config.spool_dir / "relayguard.lock", FileLock::Mode::kTry,
+                  "the spool is in use by another relayguard serve");
     auto recovered = spool.recover();
 
     QuarantineStore quarantine(config.spool_dir);
@@ -103,6 +122,14 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
       schedule_anchor();
     }
     ConnectionLimiter limiter(config.limits.max_connections, config.limits.max_connections_per_ip);
+    net::TlsContextSlot tls_context;
+    if (config.tls) {
+      tls_context.store(net::makeServerTlsContext(*config.tls));
+    }
+    std::unique_ptr<auth::Authenticator> authenticator;
+    if (!config.access.users_file.empty()) {
+      authenticator = std::make_unique<auth::Authenticator>(config.access, blocking);
+    }
 
     std::vector<std::unique_ptr<smtp::Listener>> listeners;
     for (const auto& l : config.listeners) {
@@ -112,6 +139,8 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
       s.mode = l.mode;
       s.access = &config.access;
       s.routable = [&config](const Address& a) { return config.routeFor(a.domain()) != nullptr; };
+      s.tls = config.tls ? &tls_context : nullptr;
+      s.authenticator = authenticator.get();
       listeners.push_back(
           std::make_unique<smtp::Listener>(io, l.address, std::move(s), acceptor, limiter));
       listeners.back()->start();
@@ -147,6 +176,13 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
         if (sig == SIGHUP) {
           asio::co_spawn(io, reloadRules(config.rules_dir, pipeline, blocking),
                          logFailure("rules reload"));
+          if (config.tls) {
+            asio::co_spawn(io, reloadTls(*config.tls, tls_context, blocking),
+                           logFailure("TLS reload"));
+          }
+          if (authenticator) {
+            asio::post(blocking, [&authenticator] { authenticator->reload(); });
+          }
           wait_signal();
           return;
         }

@@ -1,7 +1,8 @@
 // relay_server: the `relayguard serve` process: owns the spool (under an exclusive lock), the
 // I/O threads, the blocking pool, the listeners, the scheduler and the control socket, and
 // handles signals: SIGTERM/SIGINT stop accepting, let sessions and deliveries finish within a
-// grace period and exit 0 (anything unfinished stays safely queued); SIGHUP reloads.
+// grace period and exit 0 (anything unfinished stays safely queued); SIGHUP reloads the rules,
+// the TLS certificate and the users file (each refused on error, the old one staying in force).
 #pragma once
 
 #include <chrono>

@@ -4,13 +4,10 @@
 #include <charconv>
 #include <cstring>
 
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/post.hpp>
-#include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/auth/authenticator.hpp"
 #include "core/net/ip_address.hpp"
 #include "core/smtp/command.hpp"
 #include "core/smtp/data_reader.hpp"
@@ -19,9 +16,7 @@
 namespace relayguard::smtp {
 namespace {
 
-using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
-constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadChunk = 16384;
 
 Reply r(int code, std::string enhanced, std::string text) {
@@ -83,18 +78,17 @@ Reply addressReply(Address::Error e, const std::string& detail, bool recipient) 
 
 Session::Session(asio::ip::tcp::socket socket, const SessionSettings& settings,
                  MessageHandler& handler)
-    : socket_(std::move(socket)),
-      timer_(socket_.get_executor()),
+    : stream_(std::move(socket)),
+      timer_(stream_.socket().get_executor()),
       settings_(settings),
       handler_(handler),
-      client_ip_(peerAddress(socket_)) {}
+      client_ip_(peerAddress(stream_.socket())) {}
 
 void Session::shutdown() {
-  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+  asio::post(executor(), [self = shared_from_this()] {
     self->stopping_ = true;
     if (self->waiting_for_command_) {
-      std::error_code ec;
-      self->socket_.cancel(ec);
+      self->stream_.cancel();
       self->timer_.cancel();
     }
   });
@@ -121,16 +115,9 @@ asio::awaitable<bool> Session::flush() {
   if (out_.empty()) {
     co_return true;
   }
-  timer_.expires_after(settings_.limits.command_timeout);
-  auto result = co_await (asio::async_write(socket_, asio::buffer(out_), kUseTuple) ||
-                          timer_.async_wait(kUseTuple));
+  const bool written = co_await stream_.writeAll(out_, timer_, settings_.limits.command_timeout);
   out_.clear();
-  if (result.index() == 1) {
-    co_return false;
-  }
-  const auto [ec, n] = std::get<0>(result);
-  (void)n;
-  co_return !ec;
+  co_return written;
 }
 
 asio::awaitable<Session::Io> Session::readMore(Clock::time_point deadline) {
@@ -149,34 +136,20 @@ asio::awaitable<Session::Io> Session::readMore(Clock::time_point deadline) {
   if (!flushed) {
     co_return Io::kError;
   }
-  // Wait for readability without a buffer, then read into the thread's stack: an idle session
-  // holds no read buffer at all (many thousands of idle connections stay cheap).
-  timer_.expires_at(deadline);
-  auto result = co_await (socket_.async_wait(asio::ip::tcp::socket::wait_read, kUseTuple) ||
-                          timer_.async_wait(kUseTuple));
-  if (result.index() == 1) {
-    const auto [tec] = std::get<1>(result);
-    co_return tec == asio::error::operation_aborted ? Io::kCancelled : Io::kTimeout;
+  const SmtpStream::Read result = co_await stream_.readSome(in_, timer_, deadline);
+  switch (result) {
+    case SmtpStream::Read::kOk:
+      co_return Io::kOk;
+    case SmtpStream::Read::kEof:
+      co_return Io::kEof;
+    case SmtpStream::Read::kTimeout:
+      co_return Io::kTimeout;
+    case SmtpStream::Read::kCancelled:
+      co_return Io::kCancelled;
+    case SmtpStream::Read::kError:
+      break;
   }
-  const auto [wec] = std::get<0>(result);
-  if (wec) {
-    co_return wec == asio::error::operation_aborted ? Io::kCancelled : Io::kError;
-  }
-  char buf[kReadChunk];
-  std::error_code ec;
-  socket_.non_blocking(true, ec);
-  const std::size_t n = socket_.read_some(asio::buffer(buf), ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again) {
-    co_return Io::kOk;  // spurious wake-up; the caller loops
-  }
-  if (ec == asio::error::eof) {
-    co_return Io::kEof;
-  }
-  if (ec) {
-    co_return Io::kError;
-  }
-  in_.append(buf, n);
-  co_return Io::kOk;
+  co_return Io::kError;
 }
 
 asio::awaitable<Session::Io> Session::readLine(std::string& line) {
@@ -211,6 +184,13 @@ asio::awaitable<Session::Io> Session::readLine(std::string& line) {
 
 asio::awaitable<void> Session::run() {
   spdlog::debug("connect client={}", client_ip_);
+  if (settings_.mode == ListenerMode::kSmtps) {
+    const bool secured = co_await implicitTls();
+    if (!secured) {
+      stream_.close();
+      co_return;
+    }
+  }
   reply(r(220, "", settings_.hostname + " ESMTP relayguard"));
   std::string line;
   for (;;) {
@@ -252,9 +232,7 @@ asio::awaitable<void> Session::run() {
     }
   }
   co_await flush();
-  std::error_code ec;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  stream_.close();
   spdlog::debug("disconnect client={}", client_ip_);
 }
 
@@ -263,12 +241,19 @@ bool Session::authRequired() const {
 }
 
 std::vector<std::string> Session::ehloLines() const {
-  return {settings_.hostname,
-          "PIPELINING",
-          "SIZE " + std::to_string(settings_.limits.max_message_size),
-          "8BITMIME",
-          "ENHANCEDSTATUSCODES",
-          "SMTPUTF8"};
+  std::vector<std::string> lines = {settings_.hostname,
+                                    "PIPELINING",
+                                    "SIZE " + std::to_string(settings_.limits.max_message_size),
+                                    "8BITMIME",
+                                    "ENHANCEDSTATUSCODES",
+                                    "SMTPUTF8"};
+  if (tlsOffered()) {
+    lines.push_back("STARTTLS");
+  }
+  if (authOffered()) {
+    lines.push_back("AUTH PLAIN LOGIN");
+  }
+  return lines;
 }
 
 asio::awaitable<bool> Session::dispatch(const std::string& line) {
@@ -315,9 +300,11 @@ asio::awaitable<bool> Session::dispatch(const std::string& line) {
     case Verb::kHelp:
       reply(r(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP"));
       co_return true;
-    case Verb::kExpn:
     case Verb::kStartTls:
+      co_return co_await onStartTls(cmd.argument);
     case Verb::kAuth:
+      co_return co_await onAuth(cmd.argument);
+    case Verb::kExpn:
     case Verb::kBdat:
       co_return !clientError(r(502, "5.5.1", "Error: command not implemented"));
     case Verb::kUnknown:
@@ -384,6 +371,13 @@ bool Session::onMail(std::string_view arg) {
   const auto addr = Address::parsePath(parsed.value->path, true, txn.smtputf8);
   if (!addr.address) {
     return !clientError(addressReply(addr.error, addr.detail, false));
+  }
+  if (auth_user_ && settings_.authenticator != nullptr &&
+      !settings_.authenticator->allowMessage(*auth_user_)) {
+    spdlog::warn("rate limit client={} user=\"{}\": user_messages_per_minute reached", client_ip_,
+                 auth::printableUser(*auth_user_));
+    reply(r(450, "4.7.1", "Sending rate limit exceeded, try again later"));
+    return true;
   }
   txn.mail_from = *addr.address;
   txn_ = std::move(txn);
@@ -478,6 +472,7 @@ asio::awaitable<bool> Session::onData() {
   env.helo = helo_;
   env.esmtp = esmtp_;
   env.auth_user = auth_user_;
+  env.tls = stream_.secure();
   env.smtputf8 = txn.smtputf8;
   env.body_8bit = txn.body_8bit;
   env.received = std::chrono::system_clock::now();

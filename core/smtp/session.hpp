@@ -5,10 +5,16 @@
 // NUL and non-ASCII in commands, answers every problem with a reply code and an enhanced status
 // code, and hands only complete, clean messages to its MessageHandler. Relay control: on a
 // relay listener a recipient is accepted only from access.relay_networks or an authenticated
-// client. PIPELINING: replies are buffered and sent before the session would wait for input.
+// client; submission and smtps listeners require AUTH before MAIL. PIPELINING: replies are
+// buffered and sent before the session would wait for input.
 //
-// See also: data_reader.hpp (DATA), listener.hpp (accepting, limits), message_acceptor.hpp (what
-// the relay does with a message).
+// TLS and AUTH (session_security.cpp): STARTTLS is offered on relay and submission listeners
+// when [tls] is set; smtps listeners handshake before the greeting. After STARTTLS everything
+// the client sent before the handshake is discarded (CVE-2011-0411) and the session forgets
+// its EHLO. AUTH PLAIN and LOGIN are offered and accepted only over TLS.
+//
+// See also: data_reader.hpp (DATA), smtp_stream.hpp (plain/TLS I/O), listener.hpp (accepting,
+// limits), message_acceptor.hpp (what the relay does with a message), core/auth (passwords).
 #pragma once
 
 #include <atomic>
@@ -25,7 +31,13 @@
 
 #include "core/config/config.hpp"
 #include "core/message/envelope.hpp"
+#include "core/net/tls_context.hpp"
 #include "core/smtp/reply.hpp"
+#include "core/smtp/smtp_stream.hpp"
+
+namespace relayguard::auth {
+class Authenticator;
+}
 
 namespace relayguard::smtp {
 
@@ -47,6 +59,10 @@ struct SessionSettings {
   const AccessConfig* access = nullptr;
   // Whether the relay can route mail for a recipient; empty: every recipient is routable.
   std::function<bool(const Address&)> routable;
+  // The certificate in force (swapped on SIGHUP); nullptr: no TLS on this listener.
+  const net::TlsContextSlot* tls = nullptr;
+  // Checks AUTH credentials; nullptr: AUTH is not offered.
+  auth::Authenticator* authenticator = nullptr;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -59,7 +75,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Thread-safe: asks the session to end after the command in progress (421 4.3.2).
   void shutdown();
   const std::string& clientIp() const { return client_ip_; }
-  asio::any_io_executor executor() { return socket_.get_executor(); }
+  asio::any_io_executor executor() { return stream_.socket().get_executor(); }
   // The client's address as text, IPv4-mapped IPv6 shown as IPv4.
   static std::string peerAddress(const asio::ip::tcp::socket& socket);
 
@@ -90,7 +106,20 @@ class Session : public std::enable_shared_from_this<Session> {
   bool authRequired() const;
   void resetTransaction() { txn_ = Transaction{}; }
 
-  asio::ip::tcp::socket socket_;
+  // session_security.cpp: TLS and AUTH.
+  bool tlsOffered() const;
+  bool authOffered() const;
+  // The implicit-TLS handshake of an smtps listener; false when the session must end.
+  asio::awaitable<bool> implicitTls();
+  asio::awaitable<bool> onStartTls(std::string_view arg);
+  asio::awaitable<bool> onAuth(std::string_view arg);
+  // Sends a 334 challenge and reads the client's answer line. kOk: `answer` holds it decoded.
+  enum class AuthRead { kOk, kCancelled, kRefused, kEnd };
+  asio::awaitable<AuthRead> authExchange(std::string_view challenge, std::string& answer);
+  asio::awaitable<bool> authWith(std::string_view mechanism, const std::string& authzid,
+                                 const std::string& user, std::string& password);
+
+  SmtpStream stream_;
   asio::steady_timer timer_;
   const SessionSettings& settings_;
   MessageHandler& handler_;

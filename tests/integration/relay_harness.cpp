@@ -88,10 +88,19 @@ Relay::Relay(std::filesystem::path folder, RelayOptions options)
     << "rules_dir = \"rules\"\n\n"
     << "[[listener]]\n"
     << "address = \"127.0.0.1:" << port_ << "\"\n"
-    << "mode = \"relay\"\n\n"
-    << "[access]\n"
-    << "relay_networks = " << tomlArray(options_.relay_networks) << "\n\n"
-    << "[limits]\n";
+    << "mode = \"relay\"\n\n";
+  for (const auto& mode : options_.extra_listeners) {
+    extra_ports_.push_back(freeLoopbackPort());
+    c << "[[listener]]\n"
+      << "address = \"127.0.0.1:" << extra_ports_.back() << "\"\n"
+      << "mode = " << tomlString(mode) << "\n\n";
+  }
+  c << "[access]\n"
+    << "relay_networks = " << tomlArray(options_.relay_networks) << "\n";
+  for (const auto& line : options_.access) {
+    c << line << "\n";
+  }
+  c << "\n[limits]\n";
   for (const auto& line : options_.limits) {
     c << line << "\n";
   }

@@ -49,6 +49,10 @@ struct RelayOptions {
   std::filesystem::path spool_dir;        // empty: <folder>/spool
   std::vector<std::string> serve_args;    // extra arguments to `serve`
   std::vector<std::string> extra_config;  // lines appended to the config (e.g. an [audit] table)
+  std::vector<std::string> access;        // more "key = value" lines for [access]
+  // Modes ("submission", "smtps", "relay") of more listeners, each on its own loopback port
+  // (Relay::listenerPort(i)), after the relay listener on port().
+  std::vector<std::string> extra_listeners;
 };
 
 // One relay: <folder>/relayguard.toml, <folder>/rules, <folder>/spool, <folder>/relay.log.
@@ -69,6 +73,8 @@ class Relay {
   std::optional<int> terminate(std::chrono::milliseconds timeout);
 
   std::uint16_t port() const { return port_; }
+  // The port of extra_listeners[i].
+  std::uint16_t listenerPort(std::size_t i) const { return extra_ports_.at(i); }
   const std::filesystem::path& configFile() const { return config_file_; }
   const std::filesystem::path& spoolDir() const { return spool_dir_; }
   const std::filesystem::path& logFile() const { return log_file_; }
@@ -92,6 +98,7 @@ class Relay {
   std::filesystem::path spool_dir_;
   std::filesystem::path log_file_;
   std::uint16_t port_ = 0;
+  std::vector<std::uint16_t> extra_ports_;
   RelayOptions options_;
   std::unique_ptr<ChildProcess> process_;
 };

@@ -6,15 +6,19 @@
 #include <cstring>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/auth/sasl.hpp"
+
 namespace relayguard::test {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 bool isDigit(char c) {
   return c >= '0' && c <= '9';
@@ -84,6 +88,14 @@ SmtpTestClient::~SmtpTestClient() {
 }
 
 void SmtpTestClient::close() {
+  if (ssl_ != nullptr) {
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+  }
+  if (ssl_ctx_ != nullptr) {
+    SSL_CTX_free(ssl_ctx_);
+    ssl_ctx_ = nullptr;
+  }
   if (fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;
@@ -130,7 +142,29 @@ bool SmtpTestClient::sendRaw(std::string_view bytes) {
     error_ = "not connected";
     return false;
   }
+  const auto deadline = Clock::now() + timeout_;
   while (!bytes.empty()) {
+    if (ssl_ != nullptr) {
+      const int n = SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size()));
+      if (n > 0) {
+        bytes.remove_prefix(static_cast<std::size_t>(n));
+        continue;
+      }
+      const int err = SSL_get_error(ssl_, n);
+      if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+        error_ = tlsError("TLS write");
+        return false;
+      }
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) {
+        error_ = "TLS write: timeout";
+        return false;
+      }
+      pollfd p{fd_, static_cast<short>(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
+      ::poll(&p, 1, static_cast<int>(left));
+      continue;
+    }
     const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) {
@@ -142,6 +176,131 @@ bool SmtpTestClient::sendRaw(std::string_view bytes) {
     bytes.remove_prefix(static_cast<std::size_t>(n));
   }
   return true;
+}
+
+long SmtpTestClient::receive(char* buf, std::size_t size, Clock::time_point deadline) {
+  for (;;) {
+    short events = POLLIN;
+    if (ssl_ != nullptr) {
+      const int n = SSL_read(ssl_, buf, static_cast<int>(size));
+      if (n > 0) {
+        return n;
+      }
+      const int err = SSL_get_error(ssl_, n);
+      if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && errno == 0)) {
+        return 0;
+      }
+      if (err == SSL_ERROR_WANT_WRITE) {
+        events = POLLOUT;
+      } else if (err != SSL_ERROR_WANT_READ) {
+        error_ = tlsError("TLS read");
+        return -1;
+      }
+    } else {
+      const ssize_t n = ::recv(fd_, buf, size, MSG_DONTWAIT);
+      if (n >= 0) {
+        return static_cast<long>(n);
+      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        error_ = std::string("recv: ") + std::strerror(errno);
+        return -1;
+      }
+    }
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) {
+      error_ = "timeout";
+      return -2;
+    }
+    pollfd p{fd_, events, 0};
+    ::poll(&p, 1, static_cast<int>(left));
+  }
+}
+
+std::string SmtpTestClient::tlsError(const std::string& what) const {
+  std::string out = what + ": ";
+  unsigned long last = 0;
+  while (const unsigned long e = ERR_get_error()) {
+    last = e;
+  }
+  if (last != 0) {
+    char buf[256];
+    ERR_error_string_n(last, buf, sizeof buf);
+    out += buf;
+  } else {
+    out += errno != 0 ? std::strerror(errno) : "connection closed";
+  }
+  if (ssl_ != nullptr && SSL_get_verify_result(ssl_) != X509_V_OK) {
+    out += std::string(" (certificate: ") +
+           X509_verify_cert_error_string(SSL_get_verify_result(ssl_)) + ")";
+  }
+  return out;
+}
+
+bool SmtpTestClient::handshake(const std::filesystem::path& ca_file, const std::string& host) {
+  if (fd_ < 0) {
+    error_ = "not connected";
+    return false;
+  }
+  ERR_clear_error();
+  ssl_ctx_ = SSL_CTX_new(TLS_client_method());
+  if (ssl_ctx_ == nullptr ||
+      SSL_CTX_load_verify_locations(ssl_ctx_, ca_file.c_str(), nullptr) != 1) {
+    error_ = tlsError("loading " + ca_file.string());
+    return false;
+  }
+  SSL_CTX_set_verify(ssl_ctx_, SSL_VERIFY_PEER, nullptr);
+  ssl_ = SSL_new(ssl_ctx_);
+  in6_addr ignored{};
+  const bool is_ip = ::inet_pton(AF_INET, host.c_str(), &ignored) == 1 ||
+                     ::inet_pton(AF_INET6, host.c_str(), &ignored) == 1;
+  if (is_ip) {
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str());
+  } else {
+    SSL_set1_host(ssl_, host.c_str());
+    // SNI; SSL_set_tlsext_host_name() is a macro with a C cast.
+    SSL_ctrl(ssl_, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+             const_cast<char*>(host.c_str()));
+  }
+  SSL_set_fd(ssl_, fd_);
+  ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+  const auto deadline = Clock::now() + timeout_;
+  for (;;) {
+    errno = 0;
+    const int rc = SSL_connect(ssl_);
+    if (rc == 1) {
+      return true;
+    }
+    const int err = SSL_get_error(ssl_, rc);
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if ((err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) || left <= 0) {
+      error_ = left <= 0 ? "TLS handshake: timeout" : tlsError("TLS handshake");
+      SSL_free(ssl_);
+      ssl_ = nullptr;
+      return false;
+    }
+    pollfd p{fd_, static_cast<short>(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
+    ::poll(&p, 1, static_cast<int>(left));
+  }
+}
+
+bool SmtpTestClient::startTls(const std::filesystem::path& ca_file, const std::string& host) {
+  const SmtpReply ready = command("STARTTLS");
+  if (ready.code != 220) {
+    error_ = "STARTTLS: " + ready.str();
+    return false;
+  }
+  return handshake(ca_file, host);
+}
+
+std::string SmtpTestClient::tlsVersion() const {
+  return ssl_ != nullptr ? SSL_get_version(ssl_) : "";
+}
+
+SmtpReply SmtpTestClient::authPlain(const std::string& user, const std::string& password) {
+  const std::string message = std::string(1, '\0') + user + std::string(1, '\0') + password;
+  return command("AUTH PLAIN " + auth::encodeBase64(message));
 }
 
 SmtpReply SmtpTestClient::readReply() {
@@ -191,30 +350,22 @@ SmtpReply SmtpTestClient::readReply(std::chrono::milliseconds timeout) {
       reply.lines.clear();
       return reply;
     }
-    pollfd p{fd_, POLLIN, 0};
-    const int ready = ::poll(&p, 1, static_cast<int>(left));
-    if (ready < 0 && errno != EINTR) {
-      reply.error = std::string("poll: ") + std::strerror(errno);
+    char buf[8192];
+    const long n = receive(buf, sizeof buf, deadline);
+    if (n == -2) {
+      reply.error = "timeout; partial input: '" + in_ + "'";
       reply.lines.clear();
       return reply;
     }
-    if (ready <= 0) {
-      continue;
-    }
-    char buf[8192];
-    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
-      reply.error =
-          n == 0 ? "connection closed by the server" : std::string("recv: ") + std::strerror(errno);
+    if (n <= 0) {
+      reply.error = n == 0 ? "connection closed by the server" : error_;
       if (!in_.empty()) {
         reply.error += "; partial input: '" + in_ + "'";
       }
       reply.lines.clear();
       return reply;
     }
-    if (n > 0) {
-      in_.append(buf, static_cast<std::size_t>(n));
-    }
+    in_.append(buf, static_cast<std::size_t>(n));
   }
 }
 
@@ -235,24 +386,15 @@ bool SmtpTestClient::waitForClose(std::chrono::milliseconds timeout) {
   }
   const auto deadline = Clock::now() + timeout;
   for (;;) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) {
+    char buf[4096];
+    const long n = receive(buf, sizeof buf, deadline);
+    if (n == -2) {
       return false;
     }
-    pollfd p{fd_, POLLIN, 0};
-    const int ready = ::poll(&p, 1, static_cast<int>(left));
-    if (ready <= 0) {
-      continue;
+    if (n <= 0) {
+      return true;  // closed, or reset: the connection is gone
     }
-    char buf[4096];
-    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    if (n == 0 || (n < 0 && errno == ECONNRESET)) {
-      return true;
-    }
-    if (n > 0) {
-      in_.append(buf, static_cast<std::size_t>(n));
-    }
+    in_.append(buf, static_cast<std::size_t>(n));
   }
 }
 

@@ -3,16 +3,21 @@
 // Unlike the relay's own SMTP client it does exactly what the test says and nothing more: it
 // can bind a chosen source address (127.0.0.2 to act as an outside client), send raw bytes
 // (pipelined commands, bare CR/LF, NUL, overlong lines), and read one complete, possibly
-// multi-line reply with a timeout. sendMail() runs a whole transaction with dot-stuffing. No
-// call throws: a missing reply is a SmtpReply with code 0 and a reason in `error`.
+// multi-line reply with a timeout. sendMail() runs a whole transaction with dot-stuffing. TLS
+// (OpenSSL) can start with STARTTLS or right after connecting (implicit TLS), verifying the
+// server's certificate against a test CA. No call throws: a missing reply is a SmtpReply with
+// code 0 and a reason in `error`.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <openssl/types.h>
 
 namespace relayguard::test {
 
@@ -79,11 +84,31 @@ class SmtpTestClient {
   // "..x" for lines starting with '.', CRLF appended when the message does not end with one.
   static std::string dotStuff(std::string_view message);
 
+  // TLS, trusting only `ca_file` and checking the server's certificate for `host` (a DNS name
+  // or an IP address). startTls() sends STARTTLS, expects 220 and handshakes; handshake() starts
+  // TLS on the open connection at once (implicit TLS, or after a STARTTLS sent by hand). False
+  // on failure; lastError() says why, with OpenSSL's reason.
+  bool startTls(const std::filesystem::path& ca_file, const std::string& host = "localhost");
+  bool handshake(const std::filesystem::path& ca_file, const std::string& host = "localhost");
+  bool secure() const { return ssl_ != nullptr; }
+  // The negotiated protocol ("TLSv1.3"), or "" before TLS.
+  std::string tlsVersion() const;
+  // AUTH PLAIN with an initial response; the server's reply.
+  SmtpReply authPlain(const std::string& user, const std::string& password);
+
  private:
+  using Clock = std::chrono::steady_clock;
+  // Reads what is available into buf by `deadline`: the byte count, 0 when the server closed
+  // the connection, -1 on an error and -2 on timeout (error_ says which).
+  long receive(char* buf, std::size_t size, Clock::time_point deadline);
+  std::string tlsError(const std::string& what) const;
+
   std::chrono::milliseconds timeout_;
   int fd_ = -1;
   std::string in_;
   std::string error_;
+  SSL_CTX* ssl_ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
 };
 
 }  // namespace relayguard::test

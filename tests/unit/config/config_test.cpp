@@ -49,6 +49,11 @@ private_key = "/etc/ssl/private/key.pem"
 [access]
 relay_networks = ["127.0.0.0/8", "10.0.0.0/20", "::1/128", "192.0.2.7"]
 users_file = "users.txt"
+auth_failures_before_delay = 5
+auth_failure_delay = "2s"
+auth_lockout_failures = 20
+auth_lockout = "1h"
+user_messages_per_minute = 30
 
 [limits]
 max_message_size = "10M"
@@ -153,6 +158,11 @@ TEST_F(ConfigTest, LoadsEveryFieldOfAFullConfig) {
   EXPECT_EQ(cfg.access.relay_networks[2].toString(), "::1/128");
   EXPECT_EQ(cfg.access.relay_networks[3].toString(), "192.0.2.7/32");
   EXPECT_EQ(cfg.access.users_file, base / "users.txt");
+  EXPECT_EQ(cfg.access.auth_failures_before_delay, 5U);
+  EXPECT_EQ(cfg.access.auth_failure_delay, std::chrono::milliseconds(2000));
+  EXPECT_EQ(cfg.access.auth_lockout_failures, 20U);
+  EXPECT_EQ(cfg.access.auth_lockout, hours(1));
+  EXPECT_EQ(cfg.access.user_messages_per_minute, 30U);
   EXPECT_TRUE(cfg.access.relayAllowed(ip("127.0.0.1")));
   EXPECT_TRUE(cfg.access.relayAllowed(ip("::ffff:127.1.2.3")));
   EXPECT_TRUE(cfg.access.relayAllowed(ip("10.0.15.255")));
@@ -186,7 +196,7 @@ TEST_F(ConfigTest, LoadsEveryFieldOfAFullConfig) {
   EXPECT_TRUE(r0.tls_name.empty());
   EXPECT_TRUE(r0.ca_file.empty());
   EXPECT_EQ(r0.index, 0U);
-  EXPECT_EQ(r0.where.line, 40U);
+  EXPECT_EQ(r0.where.line, 45U);
   EXPECT_EQ(r0.name(), "route#1 (example.org,*.example.net)");
   const auto& r1 = cfg.routes[1];
   EXPECT_EQ(r1.domains, (std::vector<std::string>{"*"}));
@@ -219,6 +229,11 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_FALSE(cfg.tls.has_value());
   EXPECT_TRUE(cfg.access.relay_networks.empty());
   EXPECT_TRUE(cfg.access.users_file.empty());
+  EXPECT_EQ(cfg.access.auth_failures_before_delay, 3U);
+  EXPECT_EQ(cfg.access.auth_failure_delay, std::chrono::milliseconds(1000));
+  EXPECT_EQ(cfg.access.auth_lockout_failures, 10U);
+  EXPECT_EQ(cfg.access.auth_lockout, minutes(15));
+  EXPECT_EQ(cfg.access.user_messages_per_minute, 0U);
   EXPECT_FALSE(cfg.access.relayAllowed(ip("127.0.0.1")));
 
   EXPECT_EQ(cfg.limits.max_message_size, 25U * 1024 * 1024);
@@ -408,9 +423,13 @@ TEST_F(ConfigTest, SubmissionListenerNeedsTls) {
   expectError(
       "hostname = \"h.example\"\n[[listener]]\naddress = \"127.0.0.1:465\"\nmode = \"smtps\"\n", 2,
       1, "smtps listeners need a [tls] section");
+  expectError(
+      "hostname = \"h.example\"\n[[listener]]\naddress = \"127.0.0.1:587\"\nmode = \"submission\"\n"
+      "[tls]\ncertificate = \"c.pem\"\nprivate_key = \"k.pem\"\n",
+      2, 1, "submission listeners need access.users_file: they require AUTH");
   const auto ok = Config::load(write(
       "hostname = \"h.example\"\n[[listener]]\naddress = \"127.0.0.1:587\"\nmode = \"submission\"\n"
-      "[tls]\ncertificate = \"c.pem\"\nprivate_key = \"k.pem\"\n"));
+      "[tls]\ncertificate = \"c.pem\"\nprivate_key = \"k.pem\"\n[access]\nusers_file = \"u\"\n"));
   ASSERT_EQ(ok.listeners.size(), 1U);
   EXPECT_EQ(ok.listeners[0].mode, ListenerMode::kSubmission);
 }

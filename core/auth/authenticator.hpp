@@ -1,0 +1,75 @@
+// authenticator: checks SMTP AUTH credentials for the listeners, with brute-force protection
+// and the per-user sending rate limit.
+//
+// The users file (access.users_file) is read at start-up, again on SIGHUP, and whenever its
+// stamp (inode, size, mtime) has changed when an AUTH arrives, so `relayguard user add` takes
+// effect without a reload. A file that no longer loads (bad permissions, a malformed line) is
+// refused with an error in the log and the users in force stay. Password checks run argon2id
+// on the blocking pool, never on an I/O thread; an unknown user is checked against a dummy hash,
+// so the reply time does not tell which user names exist. Every failure is logged with the
+// client IP and the user name tried (made printable), never the password.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <asio/awaitable.hpp>
+#include <asio/thread_pool.hpp>
+
+#include "core/auth/auth_throttle.hpp"
+#include "core/auth/send_rate_limiter.hpp"
+#include "core/auth/users_file.hpp"
+#include "core/config/config.hpp"
+
+namespace relayguard::auth {
+
+class Authenticator {
+ public:
+  // Loads the users file; throws ConfigError when it cannot be used.
+  Authenticator(const AccessConfig& access, asio::thread_pool& blocking);
+  Authenticator(const Authenticator&) = delete;
+  Authenticator& operator=(const Authenticator&) = delete;
+
+  enum class Outcome { kOk, kFailed, kLockedOut };
+  struct Result {
+    Outcome outcome = Outcome::kFailed;
+    std::chrono::milliseconds delay{0};  // hold the failure reply back this long
+  };
+  // True while the client's address is locked out (checked before any exchange).
+  bool lockedOut(const std::string& client_ip);
+  // Checks a user name and password from `client_ip`; `mechanism` is for the log.
+  asio::awaitable<Result> authenticate(const std::string& client_ip, const std::string& user,
+                                       const std::string& password, std::string_view mechanism);
+  // Counts a failure that needs no password check (a refused authorization identity).
+  Result fail(const std::string& client_ip, const std::string& user, std::string_view mechanism,
+              std::string_view why);
+  // Per-user sending rate: false when `user` may not start another message now.
+  bool allowMessage(const std::string& user) { return rate_.tryAcquire(user); }
+
+  // Re-reads the users file (blocking; SIGHUP runs it on the blocking pool). Logs and keeps the
+  // old users when the file does not load.
+  void reload();
+  std::size_t userCount() const;
+
+ private:
+  // The users in force, re-read first if the file changed on disk (blocking).
+  std::shared_ptr<const UsersFile> current();
+  bool check(const std::string& user, const std::string& password);
+
+  std::filesystem::path file_;
+  asio::thread_pool& blocking_;
+  AuthThrottle throttle_;
+  SendRateLimiter rate_;
+  std::string dummy_hash_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const UsersFile> users_;
+  FileStamp refused_;  // a version of the file that did not load: not retried until it changes
+};
+
+// A user name as it may appear in a log line: printable ASCII, at most 64 characters.
+std::string printableUser(std::string_view user);
+
+}  // namespace relayguard::auth

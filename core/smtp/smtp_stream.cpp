@@ -1,0 +1,133 @@
+// smtp_stream: plain and TLS I/O for inbound sessions (see smtp_stream.hpp).
+#include "core/smtp/smtp_stream.hpp"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include "core/net/tls_context.hpp"
+
+namespace relayguard::smtp {
+namespace {
+
+using namespace asio::experimental::awaitable_operators;
+constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::size_t kReadChunk = 16384;
+
+SmtpStream::Read readError(const std::error_code& ec) {
+  if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+    return SmtpStream::Read::kEof;
+  }
+  return ec == asio::error::operation_aborted ? SmtpStream::Read::kCancelled
+                                              : SmtpStream::Read::kError;
+}
+
+}  // namespace
+
+std::string SmtpStream::tlsDescription() {
+  return tls_ ? net::describeTls(tls_->native_handle()) : "none";
+}
+
+asio::awaitable<SmtpStream::Read> SmtpStream::readSome(std::string& in, asio::steady_timer& timer,
+                                                       Clock::time_point deadline) {
+  timer.expires_at(deadline);
+  if (tls_) {
+    const std::size_t old = in.size();
+    in.resize(old + kReadChunk);
+    const asio::mutable_buffer buf(in.data() + old, kReadChunk);
+    auto result = co_await (tls_->async_read_some(buf, kUseTuple) || timer.async_wait(kUseTuple));
+    if (result.index() == 1) {
+      in.resize(old);
+      const auto [tec] = std::get<1>(result);
+      co_return tec == asio::error::operation_aborted ? Read::kCancelled : Read::kTimeout;
+    }
+    const auto [ec, n] = std::get<0>(result);
+    in.resize(old + n);
+    if (ec && n == 0) {
+      co_return readError(ec);
+    }
+    co_return Read::kOk;
+  }
+  auto result = co_await (plain_.async_wait(asio::ip::tcp::socket::wait_read, kUseTuple) ||
+                          timer.async_wait(kUseTuple));
+  if (result.index() == 1) {
+    const auto [tec] = std::get<1>(result);
+    co_return tec == asio::error::operation_aborted ? Read::kCancelled : Read::kTimeout;
+  }
+  const auto [wec] = std::get<0>(result);
+  if (wec) {
+    co_return readError(wec);
+  }
+  char buf[kReadChunk];
+  std::error_code ec;
+  plain_.non_blocking(true, ec);
+  const std::size_t n = plain_.read_some(asio::buffer(buf), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    co_return Read::kOk;  // spurious wake-up; the caller loops
+  }
+  if (ec) {
+    co_return readError(ec);
+  }
+  in.append(buf, n);
+  co_return Read::kOk;
+}
+
+asio::awaitable<bool> SmtpStream::writeAll(std::string_view data, asio::steady_timer& timer,
+                                           Clock::duration timeout) {
+  timer.expires_after(timeout);
+  const asio::const_buffer buf(data.data(), data.size());
+  if (tls_) {
+    auto result =
+        co_await (asio::async_write(*tls_, buf, kUseTuple) || timer.async_wait(kUseTuple));
+    if (result.index() == 1) {
+      co_return false;
+    }
+    const auto [ec, n] = std::get<0>(result);
+    (void)n;
+    co_return !ec;
+  }
+  auto result = co_await (asio::async_write(plain_, buf, kUseTuple) || timer.async_wait(kUseTuple));
+  if (result.index() == 1) {
+    co_return false;
+  }
+  const auto [ec, n] = std::get<0>(result);
+  (void)n;
+  co_return !ec;
+}
+
+asio::awaitable<std::optional<std::string>> SmtpStream::startTls(
+    std::shared_ptr<asio::ssl::context> context, asio::steady_timer& timer,
+    Clock::duration timeout) {
+  if (tls_) {
+    co_return std::string("TLS is already active");
+  }
+  context_ = std::move(context);
+  std::error_code ec;
+  plain_.non_blocking(false, ec);  // the TLS stream drives the socket through Asio's reactor
+  tls_.emplace(std::move(plain_), *context_);
+  timer.expires_after(timeout);
+  auto result = co_await (tls_->async_handshake(asio::ssl::stream_base::server, kUseTuple) ||
+                          timer.async_wait(kUseTuple));
+  if (result.index() == 1) {
+    co_return std::string("handshake timed out");
+  }
+  const auto [hec] = std::get<0>(result);
+  if (hec) {
+    co_return hec.message();
+  }
+  co_return std::nullopt;
+}
+
+void SmtpStream::cancel() {
+  std::error_code ec;
+  socket().cancel(ec);
+}
+
+void SmtpStream::close() {
+  std::error_code ec;
+  socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket().close(ec);
+}
+
+}  // namespace relayguard::smtp
