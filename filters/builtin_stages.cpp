@@ -4,6 +4,7 @@
 #include "filters/attachments/attachments_stage.hpp"
 #include "filters/content/content_stage.hpp"
 #include "filters/registry.hpp"
+#include "filters/spf/spf_stage.hpp"
 #include "filters/urls/urls_stage.hpp"
 
 namespace relayguard::filters {
@@ -13,6 +14,7 @@ void registerBuiltinStages(StageRegistry& registry) {
   registry.add("attachments", &AttachmentsStage::create);
   registry.add("urls", &UrlsStage::create);
   registry.add("content", &ContentStage::create);
+  registry.add("spf", &SpfStage::create);
 }
 
 }  // namespace relayguard::filters
