@@ -179,7 +179,12 @@ SPF_dns_rr_t* bridgeLookup(SPF_dns_server_t* layer, const char* domain, ns_type 
     b->expansion.clear();
   }
   SPF_dns_rr_t* rr = makeRr(layer, domain, type, ttl, NETDB_SUCCESS);
-  for (const auto& record : answer.records) {
+  std::vector<std::string> records = answer.records;
+  if (fixes && rt == RrType::kPtr && records.size() > b->options->max_lookups) {
+    // RFC 7208 5.5: only the first 10 names are used; libspf2 would call more a permerror.
+    records.resize(b->options->max_lookups);
+  }
+  for (const auto& record : records) {
     if (rt == RrType::kTxt && record.rfind("v=spf1", 0) == 0 && usesSenderMacros(record)) {
       b->sender_dependent = true;
     }

@@ -50,9 +50,12 @@ struct StageResult {
 // pipeline (the SMTP server, `rules test`); the members after `blocking` may be absent (a
 // stage that needs one and finds nullptr throws, so its on_error applies).
 struct StageContext {
+  explicit StageContext(asio::thread_pool& pool, dns::Resolver* dns = nullptr,
+                        std::string_view our_hostname = {})
+      : blocking(pool), resolver(dns), hostname(our_hostname) {}
   asio::thread_pool& blocking;
-  dns::Resolver* resolver = nullptr;  // the program's resolver (dns/), shared cache
-  std::string_view hostname;          // our own EHLO name (Config::hostname)
+  dns::Resolver* resolver;    // the program's resolver (dns/), shared cache
+  std::string_view hostname;  // our own EHLO name (Config::hostname)
 };
 
 // kVerdict stages judge a message (antivirus, rules, SPF). kOutbound stages prepare an accepted

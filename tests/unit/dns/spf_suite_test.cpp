@@ -22,8 +22,71 @@ namespace {
 constexpr const char* kSuite = "/usr/share/doc/python3-spf/rfc7208-tests.yml.gz";
 
 // Tests the bridge does not make pass, with the reason. The test fails if one of them starts
-// passing (so the list stays true) or if any other test fails.
-const std::map<std::string, std::string> kKnownFailures = {};
+// passing (so the list stays true) or if any other test fails. All but one are in libspf2's
+// record compiler, which a DNS layer cannot reach: fixing them means patching or replacing it.
+constexpr const char* kRefusesCidr =
+    "libspf2's compiler refuses a /0 (or dual) prefix length: valid record reported as invalid";
+constexpr const char* kAcceptsBadSyntax =
+    "libspf2's compiler accepts a record RFC 7208 calls a syntax error (permerror expected)";
+constexpr const char* kRedirectEarly =
+    "libspf2 evaluates redirect= where it stands instead of after all mechanisms (6.1)";
+const std::map<std::string, std::string> kKnownFailures = {
+    {"a-cidr4-0", kRefusesCidr},
+    {"a-cidr4-0-ip6", kRefusesCidr},
+    {"a-cidr6-0-ip4", kRefusesCidr},
+    {"a-cidr6-0-ip4mapped", kRefusesCidr},
+    {"a-cidr6-0-ip6", kRefusesCidr},
+    {"a-cidr6-0-nxdomain", kRefusesCidr},
+    {"a-nxdomain", kRefusesCidr},
+    {"cidr4-0", kRefusesCidr},
+    {"cidr6-0", kRefusesCidr},
+    {"cidr6-0-ip4", kRefusesCidr},
+    {"cidr6-ip4", kRefusesCidr},
+    {"mx-cidr4-0", kRefusesCidr},
+    {"mx-cidr4-0-ip6", kRefusesCidr},
+    {"mx-cidr6-0-ip4", kRefusesCidr},
+    {"mx-cidr6-0-ip4mapped", kRefusesCidr},
+    {"mx-cidr6-0-ip6", kRefusesCidr},
+    {"mx-cidr6-0-nxdomain", kRefusesCidr},
+    {"mx-nxdomain", kRefusesCidr},
+    {"a-bad-domain", kAcceptsBadSyntax},
+    {"a-bad-toplabel", kAcceptsBadSyntax},
+    {"a-empty-domain", kAcceptsBadSyntax},
+    {"a-null", kAcceptsBadSyntax},
+    {"a-numeric", kAcceptsBadSyntax},
+    {"a-numeric-toplabel", kAcceptsBadSyntax},
+    {"a-only-toplabel", kAcceptsBadSyntax},
+    {"a-only-toplabel-trailing-dot", kAcceptsBadSyntax},
+    {"cidr4-032", kAcceptsBadSyntax},
+    {"control-char-policy", kAcceptsBadSyntax},
+    {"exists-cidr", kAcceptsBadSyntax},
+    {"exists-empty-domain", kAcceptsBadSyntax},
+    {"exp-empty-domain", kAcceptsBadSyntax},
+    {"exp-only-macro-char", kAcceptsBadSyntax},
+    {"exp-syntax-error", kAcceptsBadSyntax},
+    {"exp-twice", kAcceptsBadSyntax},
+    {"invalid-domain", kAcceptsBadSyntax},
+    {"invalid-embedded-macro-char", kAcceptsBadSyntax},
+    {"invalid-macro-char", kAcceptsBadSyntax},
+    {"invalid-trailing-macro-char", kAcceptsBadSyntax},
+    {"mx-bad-domain", kAcceptsBadSyntax},
+    {"mx-bad-toplab", kAcceptsBadSyntax},
+    {"mx-empty-domain", kAcceptsBadSyntax},
+    {"mx-null", kAcceptsBadSyntax},
+    {"mx-numeric-top-label", kAcceptsBadSyntax},
+    {"non-ascii-policy", kAcceptsBadSyntax},
+    {"ptr-empty-domain", kAcceptsBadSyntax},
+    {"redirect-empty-domain", kAcceptsBadSyntax},
+    {"redirect-is-modifier", kAcceptsBadSyntax},
+    {"redirect-twice", kAcceptsBadSyntax},
+    {"unknown-modifier-syntax", kAcceptsBadSyntax},
+    {"modifier-charset-good", "libspf2's compiler refuses a valid modifier name (4.6.1)"},
+    {"redirect-after-mechanisms1", kRedirectEarly},
+    {"redirect-after-mechanisms2", kRedirectEarly},
+    {"ptr-cname-loop",
+     "a CNAME loop is a resolver failure here (unbound: SERVFAIL), so temperror; "
+     "the suite wants the PTR name skipped"},
+};
 
 // The converter writes bytes above 0x7f as latin-1 code points; make them single bytes again.
 std::string latin1Bytes(const std::string& utf8) {
@@ -141,8 +204,7 @@ TEST(SpfSuite, Rfc7208WithTheBridge) {
   }
   const auto converted = test::runCommand(
       "/usr/bin/python3",
-      {"/usr/bin/python3", std::string(RELAYGUARD_SOURCE_DIR) + "/tests/support/spf_suite_to_json.py",
-       kSuite});
+      {std::string(RELAYGUARD_SOURCE_DIR) + "/tests/support/spf_suite_to_json.py", kSuite});
   ASSERT_EQ(converted.exit_status, 0) << converted.err;
   const auto suite = nlohmann::json::parse(converted.out);
 
