@@ -9,6 +9,7 @@
 //   - Void lookups (NXDOMAIN or no records) of those terms are counted; the third is permerror.
 //   - A resolver failure (timeout, SERVFAIL) is temperror, never "invalid" or "none".
 //   - An IPv4-mapped IPv6 client (::ffff:a.b.c.d) is evaluated as the IPv4 client it is.
+//   - Only the first 10 PTR names are used (5.5); libspf2 makes more of them a permerror.
 // Limits once exceeded make the bridge answer every further query with a failure, so an abusive
 // record tree costs at most max_lookups queries.
 //

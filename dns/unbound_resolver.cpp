@@ -200,8 +200,12 @@ struct UnboundResolver::Impl : std::enable_shared_from_this<Impl> {
       check(ub_ctx_async(ctx, 1), "threaded mode");
       // Forwarders on loopback (a local cache, a test server) are normal for a relay.
       check(ub_ctx_set_option(ctx, "do-not-query-localhost:", "no"), "do-not-query-localhost");
+      // A server that once timed out (on one slow name) must not be written off for the other
+      // names: keep probing it rather than failing every query for infra-host-ttl.
+      check(ub_ctx_set_option(ctx, "infra-keep-probing:", "yes"), "infra-keep-probing");
       if (options.servers.empty()) {
-        check(ub_ctx_resolvconf(ctx, nullptr), "reading /etc/resolv.conf");
+        // Without a readable resolv.conf unbound resolves from the root servers itself.
+        ub_ctx_resolvconf(ctx, nullptr);
         ub_ctx_hosts(ctx, nullptr);  // best effort: a missing /etc/hosts is not an error
       } else {
         for (const auto& s : options.servers) {

@@ -1,15 +1,18 @@
 // unbound_resolver: the program's resolver, over libunbound (one ub_ctx for the whole process,
 // so every caller shares unbound's TTL-respecting cache).
 //
-// Servers: [dns] servers (IP and port each) are used as forwarders; with none, the system's
-// /etc/resolv.conf and /etc/hosts. With explicit servers, "test." is answered by them rather
-// than by unbound's built-in RFC 6761 NXDOMAIN (test zones use it).
-// Timeouts and retries: each query gets `timeout`; a query that times out or fails temporarily
-// (SERVFAIL, REFUSED, no answer) is asked again up to `attempts` times in all; unbound itself
-// retransmits within each attempt. The final failure is Status::kTempFail.
-// Threads: unbound resolves on its own thread; results arrive through ub_fd(), which is watched
-// on a strand of the given executor only while queries are outstanding (an idle resolver keeps
-// no io_context busy). queryBlocking() needs that executor to be running on another thread.
+// Servers: [dns] servers (IP and port each) are forwarders; with none, the system's
+// /etc/resolv.conf and /etc/hosts (no usable resolv.conf: unbound recurses from the root).
+// With explicit servers, "test." goes to them rather than to unbound's built-in RFC 6761
+// NXDOMAIN (test zones use it).
+//
+// Timeouts and retries: each query attempt gets `timeout`; a query that times out or fails
+// temporarily (SERVFAIL, REFUSED) is asked again, `attempts` times in all; unbound itself
+// retransmits within an attempt. The final failure is Status::kTempFail.
+//
+// Threads: unbound resolves on its own thread; results arrive through ub_fd(), watched on a
+// strand of the given executor only while queries are outstanding (an idle resolver keeps no
+// io_context busy). queryBlocking() needs that executor running on another thread.
 #pragma once
 
 #include <chrono>

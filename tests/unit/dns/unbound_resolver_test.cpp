@@ -93,6 +93,8 @@ TEST_F(UnboundResolverTest, NoAnswerIsATemporaryFailureWithinTheTimeout) {
   EXPECT_EQ(a.status, Status::kTempFail);
   EXPECT_NE(a.error.find("slow.test"), std::string::npos) << a.error;
   EXPECT_LT(took, std::chrono::seconds(3));  // 2 attempts x 700 ms, plus scheduling
+  // The server stays usable for names it does answer.
+  EXPECT_EQ(ask("mx.example.test", RrType::kA).status, Status::kOk);
 }
 
 TEST_F(UnboundResolverTest, CachesAnswersForTheirTtl) {
