@@ -25,8 +25,7 @@ TestDnsServer::TestDnsServer(const std::filesystem::path& dir, const nlohmann::j
   writeZone(zone_file_, zone);
   const std::string script = std::string(RELAYGUARD_TEST_SUPPORT_DIR) + "/test_dns_server.py";
   process_ = std::make_unique<ChildProcess>(
-      "/usr/bin/python3", std::vector<std::string>{"/usr/bin/python3", script, zone_file_.string()},
-      dir / "dns.log");
+      "/usr/bin/python3", std::vector<std::string>{script, zone_file_.string()}, dir / "dns.log");
   for (int i = 0; i < 100 && port_ == 0; ++i) {
     const std::string log = process_->log();
     const auto at = log.find("PORT ");
