@@ -138,7 +138,9 @@ asio::awaitable<StageResult> SpfStage::run(const MessageView& message, StageCont
           continue;
         }
         dns::SpfQuery query{options_.egress_ips[i], sender, helo};
-        outcomes[i] = dns::evaluateSpf(resolver, query, dns::SpfOptions{});
+        dns::SpfOptions spf;
+        spf.receiver = helo.empty() ? spf.receiver : helo;
+        outcomes[i] = dns::evaluateSpf(resolver, query, spf);
         ++cache_->evaluations;
         cache_->store(domain + "\n" + options_.egress_ips[i], sender, *outcomes[i],
                       options_.max_cache_ttl, options_.max_cache_entries);

@@ -242,7 +242,7 @@ TEST(StageRegistry, RefusesDoubleRegistration) {
   StageRegistry registry;
   registerBuiltinStages(registry);
   EXPECT_THROW(registerBuiltinStages(registry), std::logic_error);
-  EXPECT_THAT(registry.names(), ElementsAre("antivirus", "attachments", "content", "urls"));
+  EXPECT_THAT(registry.names(), ElementsAre("antivirus", "attachments", "content", "spf", "urls"));
 }
 
 }  // namespace
