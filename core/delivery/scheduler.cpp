@@ -325,7 +325,7 @@ asio::awaitable<void> Scheduler::deliverGroup(queue::QueuedMessage& message,
     if (!(result.session_error && result.try_next_host)) {
       break;
     }
-    spdlog::info("smart host {} unavailable for id={}: {}", host.toString(), message.id.str(),
+    spdlog::info("next hop {} unavailable for id={}: {}", host.toString(), message.id.str(),
                  result.session_error->oneLine());
   }
   for (std::size_t k = 0; k < rcpts.size(); ++k) {
