@@ -5,6 +5,7 @@
 #include "filters/content/content_stage.hpp"
 #include "filters/dkim/dkim_stage.hpp"
 #include "filters/registry.hpp"
+#include "filters/spf/spf_stage.hpp"
 #include "filters/urls/urls_stage.hpp"
 
 namespace relayguard::filters {
@@ -14,6 +15,7 @@ void registerBuiltinStages(StageRegistry& registry) {
   registry.add("attachments", &AttachmentsStage::create);
   registry.add("urls", &UrlsStage::create);
   registry.add("content", &ContentStage::create);
+  registry.add("spf", &SpfStage::create);
   registry.add("dkim", &DkimStage::create);
 }
 

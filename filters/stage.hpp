@@ -18,6 +18,7 @@
 #include <asio/thread_pool.hpp>
 
 #include "core/message/message_view.hpp"
+#include "dns/resolver.hpp"
 
 namespace relayguard::filters {
 
@@ -45,8 +46,16 @@ struct StageResult {
   std::vector<HeaderField> add_headers;  // e.g. X-Relayguard-Tag, DKIM-Signature
 };
 
+// The process's shared services a stage may use while it runs. Built by whoever runs the
+// pipeline (the SMTP server, `rules test`); the members after `blocking` may be absent (a
+// stage that needs one and finds nullptr throws, so its on_error applies).
 struct StageContext {
+  explicit StageContext(asio::thread_pool& pool, dns::Resolver* dns = nullptr,
+                        std::string_view our_hostname = {})
+      : blocking(pool), resolver(dns), hostname(our_hostname) {}
   asio::thread_pool& blocking;
+  dns::Resolver* resolver;    // the program's resolver (dns/), shared cache
+  std::string_view hostname;  // our own EHLO name (Config::hostname)
 };
 
 // kVerdict stages judge a message (antivirus, rules, SPF). kOutbound stages prepare an accepted

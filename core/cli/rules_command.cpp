@@ -13,6 +13,7 @@
 
 #include "core/cli/commands.hpp"
 #include "core/config/config.hpp"
+#include "core/server/resolver_setup.hpp"
 #include "core/util/durable_file.hpp"
 #include "filters/pipeline.hpp"
 
@@ -73,7 +74,8 @@ int runRulesTest(const Config& config, const RulesTestArgs& args) {
   asio::io_context io;
   asio::thread_pool blocking(2);
   const MessageView view(env, raw);
-  filters::StageContext ctx{blocking};
+  dns::UnboundResolver resolver(io.get_executor(), resolverOptions(config.dns));
+  filters::StageContext ctx{blocking, &resolver, config.hostname};
   auto future = asio::co_spawn(io, pipeline->run(view, ctx), asio::use_future);
   io.run();
   const filters::Verdict verdict = future.get();

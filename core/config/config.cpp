@@ -308,6 +308,8 @@ void loadDelivery(Config& cfg, TomlReader& top) {
   if (auto v = r.duration("idle_reuse")) {
     d.idle_reuse = *v;
   }
+  d.mx_port = static_cast<std::uint16_t>(sizeKey(r, "mx_port", d.mx_port, 1, 65535));
+  d.mx_max_hosts = sizeKey(r, "mx_max_hosts", d.mx_max_hosts, 1, 20);
   r.finish();
 }
 
@@ -326,6 +328,13 @@ void loadDns(Config& cfg, TomlReader& top) {
     }
     cfg.dns.servers.push_back(*ep);
   }
+  if (auto v = r.duration("timeout")) {
+    if (v->count() < 1 || *v > std::chrono::minutes(2)) {
+      r.fail("timeout", "must be between 1s and 2m");
+    }
+    cfg.dns.timeout = *v;
+  }
+  cfg.dns.attempts = sizeKey(r, "attempts", cfg.dns.attempts, 1, 5);
   r.finish();
 }
 

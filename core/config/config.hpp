@@ -91,6 +91,10 @@ struct DeliveryConfig {
   std::chrono::seconds connect_timeout{30};
   std::chrono::seconds command_timeout{300};
   std::chrono::seconds idle_reuse{10};  // how long a finished connection waits for the next message
+  // MX delivery (routes without smart_hosts): the port on MX hosts (25; tests point it at a sink)
+  // and how many MX hosts one attempt looks up and tries.
+  std::uint16_t mx_port = 25;
+  std::size_t mx_max_hosts = 5;
   // Delay before the next attempt after `attempts` failed ones.
   std::chrono::seconds retryDelay(std::size_t attempts) const;
 };
@@ -105,7 +109,9 @@ struct AuditConfig {
 };
 
 struct DnsConfig {
-  std::vector<net::Endpoint> servers;
+  std::vector<net::Endpoint> servers;  // empty: the system's resolver (/etc/resolv.conf)
+  std::chrono::seconds timeout{5};     // per query attempt
+  std::size_t attempts = 2;            // tries of a query that times out or fails temporarily
 };
 
 // [pickup]: an IIS-style pickup folder (pickup_directory.hpp).

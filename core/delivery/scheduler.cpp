@@ -11,8 +11,10 @@
 #include <asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/delivery/destination.hpp"
 #include "core/delivery/dsn.hpp"
 #include "core/util/blocking.hpp"
+#include "core/util/strings.hpp"
 
 namespace relayguard::delivery {
 namespace {
@@ -57,11 +59,12 @@ std::string recipientList(const queue::QueuedMessage& m, const std::vector<std::
 }  // namespace
 
 Scheduler::Scheduler(asio::io_context& io, const Config& config, queue::Spool& spool,
-                     AuditLog& audit, asio::thread_pool& blocking)
+                     AuditLog& audit, asio::thread_pool& blocking, dns::Resolver& resolver)
     : config_(config),
       spool_(spool),
       audit_(audit),
       blocking_(blocking),
+      resolver_(resolver),
       strand_(asio::make_strand(io)),
       client_(std::make_unique<SmtpClient>(strand_, clientSettings(config))),
       wake_(strand_) {
@@ -228,16 +231,20 @@ asio::awaitable<void> Scheduler::deliver(queue::QueueId id, std::set<std::size_t
   try {
     const std::string data =
         co_await runBlocking(blocking_, [this, &id] { return spool_.readMessage(id); });
-    // Group pending recipients by route; each group is one SMTP transaction.
-    std::map<std::size_t, std::vector<std::size_t>> groups;
+    // Group pending recipients by route (and by domain on MX routes); each group is one SMTP
+    // transaction.
+    std::map<std::pair<std::size_t, std::string>, std::vector<std::size_t>> groups;
     for (std::size_t i = 0; i < message.recipients.size(); ++i) {
       const auto& r = message.recipients[i];
       if (r.status == queue::RecipientStatus::kPending) {
         const RouteConfig* route = config_.routeFor(r.address.domain());
-        groups[route ? route->index : kNoRoute].push_back(i);
+        const bool mx = route != nullptr && route->smart_hosts.empty();
+        groups[{route ? route->index : kNoRoute, mx ? toLower(r.address.domain()) : ""}].push_back(
+            i);
       }
     }
-    for (const auto& [route_index, rcpts] : groups) {
+    for (const auto& [key, rcpts] : groups) {
+      const std::size_t route_index = key.first;
       if (route_index == kNoRoute) {
         for (std::size_t i : rcpts) {
           auto& r = message.recipients[i];
@@ -247,7 +254,7 @@ asio::awaitable<void> Scheduler::deliver(queue::QueueId id, std::set<std::size_t
         }
         continue;
       }
-      co_await deliverGroup(message, data, config_.routes[route_index], rcpts, events);
+      co_await deliverGroup(message, data, config_.routes[route_index], key.second, rcpts, events);
     }
     ++message.attempts;
     const auto now = std::chrono::system_clock::now();
@@ -296,20 +303,10 @@ asio::awaitable<void> Scheduler::deliver(queue::QueueId id, std::set<std::size_t
 
 asio::awaitable<void> Scheduler::deliverGroup(queue::QueuedMessage& message,
                                               const std::string& data, const RouteConfig& route,
+                                              const std::string& domain,
                                               const std::vector<std::size_t>& rcpts,
                                               std::vector<nlohmann::json>& events) {
-  const std::string who = recipientList(message, rcpts);
-  if (route.smart_hosts.empty()) {
-    const std::string err = "451 4.4.3 " + route.name() +
-                            " has no smart_hosts and MX delivery is not available in this build";
-    for (std::size_t i : rcpts) {
-      message.recipients[i].last_reply = err;
-      events.push_back(deliveryEvent(message, message.recipients[i], "deferred"));
-    }
-    message.last_error = err;
-    spdlog::warn("deferred id={} to={} reply=\"{}\"", message.id.str(), who, err);
-    co_return;
-  }
+  const NextHops hops = co_await nextHops(route, domain, resolver_, config_.delivery);
   OutboundMessage out;
   out.mail_from = message.envelope.mail_from;
   out.data = &data;
@@ -319,13 +316,20 @@ asio::awaitable<void> Scheduler::deliverGroup(queue::QueuedMessage& message,
     out.recipients.push_back(message.recipients[i].address);
   }
   AttemptResult result;
-  for (const auto& host : route.smart_hosts) {
+  if (hops.error) {
+    result.session_error = hops.error;  // null MX, no such domain, DNS failure
+    spdlog::info("no next hop id={} to={}: {}", message.id.str(), recipientList(message, rcpts),
+                 hops.error->oneLine());
+  } else {
+    spdlog::debug("next hops id={} via {}", message.id.str(), hops.via);
+  }
+  for (const auto& host : hops.endpoints) {
     spdlog::debug("connecting id={} relay={}", message.id.str(), host.toString());
     result = co_await client_->deliver(host, out, route_security_.at(route.index));
     if (!(result.session_error && result.try_next_host)) {
       break;
     }
-    spdlog::info("smart host {} unavailable for id={}: {}", host.toString(), message.id.str(),
+    spdlog::info("next hop {} unavailable for id={}: {}", host.toString(), message.id.str(),
                  result.session_error->oneLine());
   }
   for (std::size_t k = 0; k < rcpts.size(); ++k) {

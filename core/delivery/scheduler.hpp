@@ -27,6 +27,7 @@
 #include "core/config/config.hpp"
 #include "core/delivery/smtp_client.hpp"
 #include "core/queue/spool.hpp"
+#include "dns/resolver.hpp"
 
 namespace relayguard::delivery {
 
@@ -34,8 +35,9 @@ class Scheduler {
  public:
   enum class RemoveResult { kRemoved, kNotFound, kBusy };
 
+  // The resolver finds MX hosts for routes without smart_hosts.
   Scheduler(asio::io_context& io, const Config& config, queue::Spool& spool, AuditLog& audit,
-            asio::thread_pool& blocking);
+            asio::thread_pool& blocking, dns::Resolver& resolver);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -70,7 +72,7 @@ class Scheduler {
   bool hasCapacity(const std::set<std::size_t>& routes) const;
   asio::awaitable<void> deliver(queue::QueueId id, std::set<std::size_t> routes);
   asio::awaitable<void> deliverGroup(queue::QueuedMessage& message, const std::string& data,
-                                     const RouteConfig& route,
+                                     const RouteConfig& route, const std::string& domain,
                                      const std::vector<std::size_t>& rcpts,
                                      std::vector<nlohmann::json>& events);
   asio::awaitable<void> bounce(queue::QueuedMessage& message, const std::string& data,
@@ -84,6 +86,7 @@ class Scheduler {
   queue::Spool& spool_;
   AuditLog& audit_;
   asio::thread_pool& blocking_;
+  dns::Resolver& resolver_;
   Strand strand_;
   std::unique_ptr<SmtpClient> client_;
   std::vector<std::shared_ptr<const RouteSecurity>> route_security_;  // by route index

@@ -62,14 +62,15 @@ std::string receivedHeader(const Envelope& env, const std::string& hostname,
 MessageAcceptor::MessageAcceptor(const Config& config, queue::Spool& spool,
                                  QuarantineStore& quarantine, const PipelineSlot& pipeline,
                                  AuditLog& audit, asio::thread_pool& blocking,
-                                 QueuedCallback on_queued)
+                                 QueuedCallback on_queued, dns::Resolver* resolver)
     : config_(config),
       spool_(spool),
       quarantine_(quarantine),
       pipeline_(pipeline),
       audit_(audit),
       blocking_(blocking),
-      on_queued_(std::move(on_queued)) {}
+      on_queued_(std::move(on_queued)),
+      resolver_(resolver) {}
 
 asio::awaitable<bool> MessageAcceptor::audited(const nlohmann::json& record) {
   try {
@@ -98,7 +99,7 @@ asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& enve
   // The generation of rules this message runs on, even if a reload happens meanwhile.
   const std::shared_ptr<const filters::Pipeline> pipeline = pipeline_.load();
   const MessageView view(envelope, message);
-  filters::StageContext ctx{blocking_};
+  filters::StageContext ctx{blocking_, resolver_, config_.hostname};
   const filters::Verdict verdict = co_await pipeline->run(view, ctx);
   const auto record = verdictRecord(envelope, id.str(), headers.message_id, verdict,
                                     std::chrono::system_clock::now());

@@ -37,7 +37,7 @@ class MessageAcceptor : public smtp::MessageHandler {
   using QueuedCallback = std::function<void(queue::QueuedMessage)>;
   MessageAcceptor(const Config& config, queue::Spool& spool, QuarantineStore& quarantine,
                   const PipelineSlot& pipeline, AuditLog& audit, asio::thread_pool& blocking,
-                  QueuedCallback on_queued);
+                  QueuedCallback on_queued, dns::Resolver* resolver = nullptr);
 
   asio::awaitable<smtp::Reply> handleMessage(const Envelope& envelope,
                                              const std::string& message) override;
@@ -58,6 +58,7 @@ class MessageAcceptor : public smtp::MessageHandler {
   AuditLog& audit_;
   asio::thread_pool& blocking_;
   QueuedCallback on_queued_;
+  dns::Resolver* resolver_;  // for stages that need DNS (spf)
 };
 
 }  // namespace relayguard

@@ -25,6 +25,7 @@
 #include "core/server/control_commands.hpp"
 #include "core/server/control_socket.hpp"
 #include "core/server/message_acceptor.hpp"
+#include "core/server/resolver_setup.hpp"
 #include "core/smtp/connection_limiter.hpp"
 #include "core/smtp/listener.hpp"
 #include "core/util/blocking.hpp"
@@ -96,10 +97,12 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
 
     asio::io_context io;
     asio::thread_pool blocking(4);
-    delivery::Scheduler scheduler(io, config, spool, audit, blocking);
+    // One resolver (and so one DNS cache) for delivery and the filter stages.
+    dns::UnboundResolver resolver(io.get_executor(), resolverOptions(config.dns));
+    delivery::Scheduler scheduler(io, config, spool, audit, blocking, resolver);
     MessageAcceptor acceptor(
         config, spool, quarantine, pipeline, audit, blocking,
-        [&scheduler](queue::QueuedMessage m) { scheduler.enqueue(std::move(m)); });
+        [&scheduler](queue::QueuedMessage m) { scheduler.enqueue(std::move(m)); }, &resolver);
     // Keyed anchors also when idle, so a log that stops early shows as a stale last anchor.
     asio::steady_timer anchor_timer(io);
     std::function<void()> schedule_anchor = [&] {

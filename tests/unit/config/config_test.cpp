@@ -557,6 +557,28 @@ TEST_F(ConfigTest, BadDnsServer) {
               "servers: 'dns.example:53' is not an IP:port");
 }
 
+TEST_F(ConfigTest, DnsTimeoutsAndMxDeliveryKeys) {
+  Config cfg = Config::load(write("hostname = \"h.example\"\n"));
+  EXPECT_EQ(cfg.delivery.mx_port, 25);
+  EXPECT_EQ(cfg.delivery.mx_max_hosts, 5U);
+  EXPECT_EQ(cfg.dns.timeout, std::chrono::seconds(5));
+  EXPECT_EQ(cfg.dns.attempts, 2U);
+  cfg =
+      Config::load(write("hostname = \"h.example\"\n[delivery]\nmx_port = 2525\n"
+                         "mx_max_hosts = 3\n[dns]\ntimeout = \"2s\"\nattempts = 3\n"));
+  EXPECT_EQ(cfg.delivery.mx_port, 2525);
+  EXPECT_EQ(cfg.delivery.mx_max_hosts, 3U);
+  EXPECT_EQ(cfg.dns.timeout, std::chrono::seconds(2));
+  EXPECT_EQ(cfg.dns.attempts, 3U);
+  EXPECT_NE(loadError("hostname = \"h.example\"\n[dns]\ntimeout = \"0s\"\n")
+                .find("must be between 1s and 2m"),
+            std::string::npos);
+  EXPECT_NE(loadError("hostname = \"h.example\"\n[dns]\nattempts = 9\n").find("attempts"),
+            std::string::npos);
+  EXPECT_NE(loadError("hostname = \"h.example\"\n[delivery]\nmx_port = 0\n").find("mx_port"),
+            std::string::npos);
+}
+
 TEST_F(ConfigTest, BadHostname) {
   expectError("hostname = \"not a host\"\n", 1, 12,
               "hostname: 'not a host' is not a valid host name");

@@ -242,7 +242,8 @@ TEST(StageRegistry, RefusesDoubleRegistration) {
   StageRegistry registry;
   registerBuiltinStages(registry);
   EXPECT_THROW(registerBuiltinStages(registry), std::logic_error);
-  EXPECT_THAT(registry.names(), ElementsAre("antivirus", "attachments", "content", "dkim", "urls"));
+  EXPECT_THAT(registry.names(),
+              ElementsAre("antivirus", "attachments", "content", "dkim", "spf", "urls"));
 }
 
 }  // namespace
