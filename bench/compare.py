@@ -99,46 +99,56 @@ def median(values):
 # ---------------------------------------------------------------- /proc accounting
 
 
-def proc_table():
-    """{pid: (ppid, cpu_ticks)} for every process; cpu = utime+stime+cutime+cstime."""
-    table = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
+def stat_fields(pid):
+    """The fields of /proc/PID/stat after the command name (fields[0] is field 3, state)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rfind(")") + 2:].split()
+
+
+def children(pid):
+    """The pids of pid's children, from /proc/PID/task/*/children (the kernel's own list)."""
+    out = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tasks:
         try:
-            with open(f"/proc/{name}/stat") as f:
-                stat = f.read()
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out.extend(int(x) for x in f.read().split())
         except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        # fields[0] is field 3 (state): ppid is field 4, utime..cstime fields 14..17.
-        table[int(name)] = (int(fields[1]), sum(int(x) for x in fields[11:15]))
-    return table
+            pass
+    return out
 
 
-def tree_pids(roots, table=None):
-    table = table if table is not None else proc_table()
-    children = {}
-    for pid, (ppid, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    out, todo = set(), [r for r in roots if r in table]
+def tree_pids(roots):
+    """The roots and all their living descendants."""
+    out, todo = set(), list(roots)
     while todo:
         pid = todo.pop()
-        if pid not in out:
+        if pid not in out and os.path.exists(f"/proc/{pid}"):
             out.add(pid)
-            todo.extend(children.get(pid, []))
+            todo.extend(children(pid))
     return out
 
 
 def tree_cpu_seconds(roots):
     """CPU seconds used so far by the roots and all their descendants, living or reaped.
 
-    A live process contributes its own utime+stime plus cutime+cstime, which holds every child
+    A live process contributes its own utime+stime plus cutime+cstime, which hold every child
     it has already reaped (recursively); a child that exits during the run moves its time into
     its parent's cutime, so the sum stays continuous. Threads are inside their process's times.
     """
-    table = proc_table()
-    return sum(table[p][1] for p in tree_pids(roots, table)) / CLK_TCK
+    ticks = 0
+    for pid in tree_pids(roots):
+        fields = stat_fields(pid)
+        if fields:
+            ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime (14..17)
+    return ticks / CLK_TCK
 
 
 def read_status_kib(pid, key):
@@ -172,10 +182,12 @@ def rss_kib(pid):
 
 
 class MemorySampler:
-    """Samples, every interval, the summed RSS and PSS of the roots' process trees; keeps peaks."""
+    """Samples the summed RSS (every interval) and PSS (every pss_every-th sample) of the
+    roots' process trees; keeps the peaks."""
 
-    def __init__(self, roots, interval=0.1):
-        self.roots, self.interval = roots, interval
+    def __init__(self, roots, interval=0.2, pss_every=5):
+        self.roots, self.interval, self.pss_every = roots, interval, pss_every
+        self._samples = 0
         self.peak_rss_kib = self.peak_pss_kib = self.peak_processes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -183,7 +195,10 @@ class MemorySampler:
     def _sample(self):
         pids = tree_pids(self.roots)
         self.peak_rss_kib = max(self.peak_rss_kib, sum(rss_kib(p) for p in pids))
-        self.peak_pss_kib = max(self.peak_pss_kib, sum(pss_kib(p) for p in pids))
+        # PSS walks every mapping (smaps_rollup): sampled less often, it is not free.
+        if self._samples % self.pss_every == 0:
+            self.peak_pss_kib = max(self.peak_pss_kib, sum(pss_kib(p) for p in pids))
+        self._samples += 1
         self.peak_processes = max(self.peak_processes, len(pids))
 
     def _run(self):
@@ -268,7 +283,7 @@ def make_message(path, size, seed):
     tail = "\n--b1--\n"
     room = max(0, size - len(head) - len(tail) - head.count("\n") - tail.count("\n"))
     raw_len = room * 57 // 78  # base64 lines of 76 chars + CRLF carry 57 bytes each
-    raw = b"%PDF-1.4\n" + bytes(rng.getrandbits(8) for _ in range(max(0, raw_len - 9)))
+    raw = b"%PDF-1.4\n" + rng.randbytes(max(0, raw_len - 9))
     b64 = base64.encodebytes(raw).decode()  # 76-char lines
     with open(path, "wb") as f:  # CRLF already, so the size on the wire is size
         f.write((head + b64 + tail).replace("\n", "\r\n").encode())
