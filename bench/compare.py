@@ -437,10 +437,14 @@ class Postfix:
             raise RuntimeError(f"postfix start failed: {start.stderr.strip()} "
                                f"{again.stdout.strip()}")
         pid_file = os.path.join(self.dir, "queue", "pid", "master.pid")
-        wait_for(lambda: os.path.exists(pid_file), 30, "postfix master")
-        with open(pid_file) as f:
-            self.master = int(f.read().split()[0])
-        wait_for(lambda: smtp_ready(self.port), 30, "postfix smtpd")
+        try:
+            wait_for(lambda: os.path.exists(pid_file), 30, "postfix master")
+            with open(pid_file) as f:
+                self.master = int(f.read().split()[0])
+            wait_for(lambda: smtp_ready(self.port), 30, "postfix smtpd")
+        except Exception:
+            subprocess.run(["postfix", "-c", self.conf, "abort"], capture_output=True)
+            raise
 
     def postconf(self, args):
         subprocess.run(["postconf", "-c", self.conf] + args, check=True, capture_output=True)
@@ -903,6 +907,8 @@ def main():
         if p not in PAIRS:
             ap.error(f"unknown pair {p}: choose from {', '.join(PAIRS)}")
 
+    # SIGTERM unwinds like Ctrl-C, so that every relay, milter and Postfix instance is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if os.geteuid() != 0:
         sys.exit("compare.py: run as root (Postfix's master needs it)")
     relayguard = os.path.join(os.path.abspath(args.build_dir), "relayguard")
