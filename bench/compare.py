@@ -11,13 +11,15 @@ with relayguard/Postfix ratios. Then the idle-connections mode (10,000 idle conn
 while a normal client relays) and the 25 MiB large-message check, both on relayguard.
 
   bench/compare.py [--build-dir build] [--quick] [--reps 3] [--json results.json]
-                   [--pairs none,dkim,av,full] [--sizes 4096,102400] [--skip-idle] [--skip-large]
+                   [--pairs none,dkim,av,full] [--sizes 4096,102400] [--relays postfix,relayguard]
+                   [--skip-throughput] [--skip-idle] [--skip-large] [--keep]
 
 Needs root (Postfix's master runs as root and drops to mail_owner) and the packages of
 bench/setup.sh. Never rebuilds anything: it runs BUILD/relayguard and
 BUILD/bench/relayguard-loadgen. See bench/README.md for what each number means.
 """
 import argparse
+import base64
 import json
 import os
 import random
@@ -31,7 +33,6 @@ import sys
 import tempfile
 import threading
 import time
-import base64
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
