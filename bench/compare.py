@@ -488,7 +488,9 @@ def write_rules(work, stages, key, clamav_db):
             parts.append(f'[[stage]]\ntype = "antivirus"\ndatabase = "{clamav_db}"\n'
                          'on_virus = "quarantine"\non_error = "tempfail"\n')
         elif stage == "dkim":
-            parts.append(f'[[stage]]\ntype = "dkim"\n[[stage.key]]\ndomain = "{DOMAIN}"\n'
+            # The canonicalization opendkim uses in Debian's packaged opendkim.conf.
+            parts.append(f'[[stage]]\ntype = "dkim"\ncanonicalization = "relaxed/simple"\n'
+                         f'[[stage.key]]\ndomain = "{DOMAIN}"\n'
                          f'selector = "{SELECTOR}"\nalgorithm = "rsa-sha256"\n'
                          f'private_key = "{key}"\n')
         else:
@@ -874,6 +876,7 @@ def run_large(args, ctx):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--loadgen", help="the load tool (default: BUILD/bench/relayguard-loadgen)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: 1 repetition, 300 messages, 1,000 idle connections")
     ap.add_argument("--reps", type=int)
@@ -913,7 +916,8 @@ def main():
     if os.geteuid() != 0:
         sys.exit("compare.py: run as root (Postfix's master needs it)")
     relayguard = os.path.join(os.path.abspath(args.build_dir), "relayguard")
-    loadgen = os.path.join(os.path.abspath(args.build_dir), "bench", "relayguard-loadgen")
+    loadgen = os.path.abspath(args.loadgen) if args.loadgen else os.path.join(
+        os.path.abspath(args.build_dir), "bench", "relayguard-loadgen")
     for path in (relayguard, loadgen):
         if not os.access(path, os.X_OK):
             sys.exit(f"compare.py: {path} is missing: build it first (cmake --build BUILD "
