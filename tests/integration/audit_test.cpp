@@ -14,22 +14,6 @@ namespace {
 
 class AuditTest : public IntegrationTest {};
 
-std::vector<nlohmann::json> auditLines(const std::filesystem::path& dir) {
-  std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    files.push_back(e.path());
-  }
-  std::sort(files.begin(), files.end());
-  std::vector<nlohmann::json> out;
-  for (const auto& f : files) {
-    std::istringstream in(readFile(f));
-    for (std::string line; std::getline(in, line);) {
-      out.push_back(nlohmann::json::parse(line));
-    }
-  }
-  return out;
-}
-
 TEST_F(AuditTest, VerdictsAndDeliveriesAreChainedAndVerified) {
   auto& sink = startSink(freeLoopbackPort());
   const auto key = dir_.write("audit.key", "an-audit-key-for-the-integration-test\n");

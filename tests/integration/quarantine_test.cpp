@@ -72,19 +72,10 @@ class QuarantineTest : public IntegrationTest {
   }
 
   std::vector<nlohmann::json> auditEvents(const std::string& event) {
-    std::vector<std::filesystem::path> files;
-    for (const auto& e : std::filesystem::directory_iterator(relay_->spoolDir() / "audit")) {
-      files.push_back(e.path());
-    }
-    std::sort(files.begin(), files.end());
     std::vector<nlohmann::json> out;
-    for (const auto& f : files) {
-      std::istringstream in(readFile(f));
-      for (std::string line; std::getline(in, line);) {
-        auto j = nlohmann::json::parse(line);
-        if (j.value("event", "") == event) {
-          out.push_back(std::move(j));
-        }
+    for (auto& j : auditLines(relay_->spoolDir() / "audit")) {
+      if (j.value("event", "") == event) {
+        out.push_back(std::move(j));
       }
     }
     return out;

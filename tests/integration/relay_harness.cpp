@@ -71,6 +71,22 @@ std::string readFile(const std::filesystem::path& path) {
   return out.str();
 }
 
+std::vector<nlohmann::json> auditLines(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<nlohmann::json> out;
+  for (const auto& f : files) {
+    std::istringstream in(readFile(f));
+    for (std::string line; std::getline(in, line);) {
+      out.push_back(nlohmann::json::parse(line));
+    }
+  }
+  return out;
+}
+
 Relay::Relay(std::filesystem::path folder, RelayOptions options)
     : folder_(std::move(folder)),
       config_file_(folder_ / "relayguard.toml"),

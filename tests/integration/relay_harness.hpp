@@ -36,6 +36,9 @@ using ScratchDir = TempDir;
 
 std::string readFile(const std::filesystem::path& path);
 
+// Every line of the audit log in `dir` (<spool>/audit), parsed, in log order.
+std::vector<nlohmann::json> auditLines(const std::filesystem::path& dir);
+
 struct RelayOptions {
   std::string hostname = "relay.integ.test";
   std::vector<std::string> relay_networks = {"127.0.0.0/8"};
