@@ -28,9 +28,9 @@ class DoctorTest : public IntegrationTest {
     relay_ = &makeRelay(opts);
     const auto rules = relay_->configFile().parent_path() / "rules";
     std::filesystem::create_directories(rules / "keys");
-    const CommandResult k = relay_->cli({"dkim", "keygen", "--domain", "example.test",
-                                         "--selector", "s1", "--algorithm", "ed25519-sha256",
-                                         "--out", (rules / "keys" / "s1.pem").string()});
+    const CommandResult k = relay_->cli({"dkim", "keygen", "--domain", "example.test", "--selector",
+                                         "s1", "--algorithm", "ed25519-sha256", "--out",
+                                         (rules / "keys" / "s1.pem").string()});
     ASSERT_EQ(k.exit_status, 0) << k.err;
     const std::regex part("\"([^\"]*)\"");
     for (std::sregex_iterator it(k.out.begin(), k.out.end(), part), end; it != end; ++it) {
@@ -91,9 +91,8 @@ TEST_F(DoctorTest, FailingZoneExitsOneAndSaysWhatToPublish) {
 
 TEST_F(DoctorTest, ExtraDomainsAndIpsAndJson) {
   dns_->update(passingZone());
-  const CommandResult r = relay_->cli(
-      {"doctor", "--domain", "Other.Test.", "--egress-ip", "192.0.2.10", "--egress-ip",
-       "2001:db8::25", "--json"});
+  const CommandResult r = relay_->cli({"doctor", "--domain", "Other.Test.", "--egress-ip",
+                                       "192.0.2.10", "--egress-ip", "2001:db8::25", "--json"});
   EXPECT_EQ(r.exit_status, 1) << r.out << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["ok"], false);

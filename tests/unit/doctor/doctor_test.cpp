@@ -146,8 +146,8 @@ TEST_F(DoctorTest, MissingSpfRecord) {
   // DKIM alone still makes DMARC pass.
   EXPECT_EQ(find(r, "dmarc", "example.test").status, Status::kOk) << text_;
   EXPECT_THAT(text_, HasSubstr("FAIL  spf    example.test: no SPF record"));
-  EXPECT_THAT(text_,
-              HasSubstr("\n        publish: example.test. IN TXT \"v=spf1 ip4:192.0.2.10 -all\"\n"));
+  EXPECT_THAT(
+      text_, HasSubstr("\n        publish: example.test. IN TXT \"v=spf1 ip4:192.0.2.10 -all\"\n"));
 }
 
 TEST_F(DoctorTest, SpfNotCoveringTheEgressIp) {
@@ -226,9 +226,8 @@ TEST_F(DoctorTest, MissingDmarcRecord) {
   const Check& dmarc = find(r, "dmarc", "example.test");
   EXPECT_EQ(dmarc.status, Status::kFail);
   EXPECT_THAT(dmarc.detail, HasSubstr("no DMARC record"));
-  EXPECT_THAT(fixes(dmarc),
-              HasSubstr("publish: _dmarc.example.test. IN TXT \"v=DMARC1; p=none; "
-                        "rua=mailto:postmaster@example.test\""));
+  EXPECT_THAT(fixes(dmarc), HasSubstr("publish: _dmarc.example.test. IN TXT \"v=DMARC1; p=none; "
+                                      "rua=mailto:postmaster@example.test\""));
   EXPECT_THAT(fixes(dmarc), HasSubstr("p=quarantine"));
 }
 
@@ -289,7 +288,8 @@ TEST_F(DoctorTest, PtrNamingAnotherHost) {
   const Report r = run(zone);
   const Check& ptr = find(r, "ptr", kIp);
   EXPECT_EQ(ptr.status, Status::kFail);
-  EXPECT_THAT(ptr.detail, HasSubstr("PTR is host-10.provider.test, not hostname relay.example.test"));
+  EXPECT_THAT(ptr.detail,
+              HasSubstr("PTR is host-10.provider.test, not hostname relay.example.test"));
 }
 
 TEST_F(DoctorTest, PtrMatchesIgnoringCaseAndTrailingDot) {
