@@ -68,7 +68,9 @@ class DoctorTest : public ::testing::Test {
   }
 
   Report run(const nlohmann::json& zone, const Input& in) {
-    test::TestDnsServer server(dir_.path(), zone);
+    const auto folder = dir_.path() / std::to_string(++runs_);  // a fresh server log per run
+    std::filesystem::create_directories(folder);
+    test::TestDnsServer server(folder, zone);
     asio::io_context io;
     auto work = asio::make_work_guard(io);
     std::thread thread([&io] { io.run(); });
@@ -115,6 +117,7 @@ class DoctorTest : public ::testing::Test {
   static inline std::shared_ptr<const signing::DkimKey> other_key_;
   test::TempDir dir_;
   std::string text_;
+  int runs_ = 0;
 };
 
 TEST_F(DoctorTest, EverythingPublishedPasses) {
