@@ -14,6 +14,7 @@
 #include "core/cli/commands.hpp"
 #include "core/doctor/doctor.hpp"
 #include "core/server/resolver_setup.hpp"
+#include "core/util/strings.hpp"
 #include "filters/dkim/dkim_stage.hpp"
 #include "filters/pipeline.hpp"
 #include "filters/spf/spf_stage.hpp"
@@ -27,14 +28,12 @@ struct DoctorArgs {
   bool json = false;
 };
 
-std::string domainKey(std::string d) {
-  for (char& c : d) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+std::string domainKey(std::string_view d) {
+  std::string out = toLower(d);
+  while (!out.empty() && out.back() == '.') {
+    out.pop_back();
   }
-  while (!d.empty() && d.back() == '.') {
-    d.pop_back();
-  }
-  return d;
+  return out;
 }
 
 void addUnique(std::vector<std::string>& list, const std::string& value) {

@@ -7,27 +7,19 @@
 #include <sstream>
 
 #include "core/net/ip_address.hpp"
+#include "core/util/strings.hpp"
 #include "dns/spf_evaluator.hpp"
 #include "signing/dkim_keygen.hpp"
 
 namespace relayguard::doctor {
 namespace {
 
-constexpr std::string_view kSpace = " \t\r\n";
-
 std::string trim(std::string_view s) {
-  const auto b = s.find_first_not_of(kSpace);
-  if (b == std::string_view::npos) {
-    return {};
-  }
-  const auto e = s.find_last_not_of(kSpace);
-  return std::string(s.substr(b, e - b + 1));
+  return std::string(relayguard::trim(s));
 }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
+std::string lower(std::string_view s) {
+  return toLower(s);
 }
 
 // Lower case, without a trailing dot: how host names are compared.
