@@ -214,6 +214,13 @@ struct UnboundResolver::Impl : std::enable_shared_from_this<Impl> {
         }
         // unbound answers RFC 6761 names itself (NXDOMAIN); the configured servers own them.
         check(ub_ctx_set_option(ctx, "local-zone:", "test. transparent"), "local-zone test.");
+        // Likewise the reverse zones of the documentation ranges (RFC 5737, RFC 3849), which
+        // test zones use for egress addresses (`relayguard doctor`'s PTR check).
+        for (const char* zone : {"2.0.192.in-addr.arpa.", "100.51.198.in-addr.arpa.",
+                                 "113.0.203.in-addr.arpa.", "8.b.d.0.1.0.0.2.ip6.arpa."}) {
+          check(ub_ctx_set_option(ctx, "local-zone:", (std::string(zone) + " transparent").c_str()),
+                std::string("local-zone ") + zone);
+        }
       }
       fd.assign(ub_fd(ctx));
     } catch (...) {

@@ -4,7 +4,8 @@
 // Servers: [dns] servers (IP and port each) are forwarders; with none, the system's
 // /etc/resolv.conf and /etc/hosts (no usable resolv.conf: unbound recurses from the root).
 // With explicit servers, "test." goes to them rather than to unbound's built-in RFC 6761
-// NXDOMAIN (test zones use it).
+// NXDOMAIN (test zones use it), and so do the reverse zones of the documentation address ranges
+// (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32).
 //
 // Timeouts and retries: each query attempt gets `timeout`; a query that times out or fails
 // temporarily (SERVFAIL, REFUSED) is asked again, `attempts` times in all; unbound itself

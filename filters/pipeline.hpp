@@ -39,6 +39,17 @@ class Pipeline {
   // Things worth telling the operator that are not errors (rules for a stage not in the
   // pipeline, for example).
   const std::vector<std::string>& warnings() const { return warnings_; }
+  // The stage of class T (e.g. DkimStage) if the pipeline runs one, for tools that read the
+  // stages' settings without running them (`relayguard doctor`).
+  template <class T>
+  const T* find() const {
+    for (const auto& e : stages_) {
+      if (const auto* s = dynamic_cast<const T*>(e.stage.get())) {
+        return s;
+      }
+    }
+    return nullptr;
+  }
 
  private:
   struct Entry {

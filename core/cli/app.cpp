@@ -76,6 +76,7 @@ int runApp(int argc, char** argv) {
   addQuarantineCommand(app, global, run);
   addDkimCommand(app, global, run);
   addUserCommand(app, global, run);
+  addDoctorCommand(app, global, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

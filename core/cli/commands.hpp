@@ -31,6 +31,7 @@ void addAuditCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addQuarantineCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addDkimCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addUserCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
+void addDoctorCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 
 // A runner that loads the config file and calls fn with it; a ConfigError (file:line:col) or any
 // other error is printed as one line and gives exit status 1.

@@ -51,6 +51,8 @@ class DkimStage : public Stage {
 
   // The whole job, synchronously (run() calls it on the blocking pool).
   StageResult sign(std::string_view message) const;
+  // Every configured key, in pipeline.toml order.
+  const std::vector<std::shared_ptr<const signing::DkimKey>>& keys() const { return options_.keys; }
   // The keys that sign mail whose author domain is `domain` (empty: none).
   std::vector<const signing::DkimKey*> keysFor(std::string_view domain) const;
 

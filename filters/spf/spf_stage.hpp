@@ -46,6 +46,7 @@ class SpfStage : public Stage {
   std::string_view name() const override { return "spf"; }
   asio::awaitable<StageResult> run(const MessageView& message, StageContext& ctx) const override;
 
+  const std::vector<std::string>& egressIps() const { return options_.egress_ips; }
   // libspf2 evaluations done so far (cache misses), for tests and diagnostics.
   std::size_t evaluations() const;
 
