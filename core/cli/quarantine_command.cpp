@@ -234,9 +234,12 @@ int purge(const Config& config, const QuarantineArgs& args) {
     return 2;
   }
   const auto before = std::chrono::system_clock::now() - *age;
-  const auto answer = change(config, {{"command", "quarantine.purge"},
-                                      {"before", toUnixSeconds(before)},
-                                      {"reason", args.reason}});
+  const auto answer = change(
+      config,
+      {{"command", "quarantine.purge"},
+       {"before_ms",
+        std::chrono::duration_cast<std::chrono::milliseconds>(before.time_since_epoch()).count()},
+       {"reason", args.reason}});
   const std::string done =
       answer ? "purged " + std::to_string(answer->value("deleted", 0)) +
                    " message(s) quarantined before " + rfc3339(before) +

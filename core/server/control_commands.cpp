@@ -88,12 +88,12 @@ asio::awaitable<nlohmann::json> ControlCommands::quarantineCommand(const std::st
                                                                    const ControlPeer& peer) {
   const ReviewRequest who{peer.user, stringField(request, "reason")};
   if (command == "quarantine.purge") {
-    const auto before = request.find("before");
+    const auto before = request.find("before_ms");
     if (before == request.end() || !before->is_number_integer()) {
-      co_return failure("bad_request", "'before' must be a time in Unix seconds");
+      co_return failure("bad_request", "'before_ms' must be a time in Unix milliseconds");
     }
-    const ReviewOutcome outcome =
-        co_await quarantine_.purge(fromUnixSeconds(before->get<std::int64_t>()), who);
+    const SystemTime cutoff{std::chrono::milliseconds(before->get<std::int64_t>())};
+    const ReviewOutcome outcome = co_await quarantine_.purge(cutoff, who);
     co_return fromOutcome(outcome);
   }
   const std::string id = stringField(request, "id");

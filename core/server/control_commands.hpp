@@ -5,7 +5,7 @@
 //   {"command": "queue.delete", "id": ID}                -> {"ok": true} | not found | busy
 //   {"command": "quarantine.release", "id": ID, "to": [ADDR...], "reason": TEXT}
 //   {"command": "quarantine.delete", "id": ID, "reason": TEXT}
-//   {"command": "quarantine.purge", "before": UNIX_SECONDS, "reason": TEXT}
+//   {"command": "quarantine.purge", "before_ms": UNIX_MILLISECONDS, "reason": TEXT}
 //                                                        -> {"ok": true, "deleted": N, "skipped":
 //                                                        N}
 //
