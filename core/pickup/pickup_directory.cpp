@@ -102,7 +102,12 @@ asio::awaitable<void> PickupDirectory::scan() {
     if (stopped_) {
       co_return;
     }
-    co_await take(file);
+    try {
+      co_await take(file);
+    } catch (const std::exception& e) {
+      // One file must never stop the folder: it stays where it is for the next scan.
+      spdlog::error("pickup: {} left in place: {}", file.filename().string(), e.what());
+    }
   }
 }
 
@@ -111,7 +116,7 @@ asio::awaitable<void> PickupDirectory::take(const std::filesystem::path& file) {
   std::string problem;
   co_await runBlocking(blocking_, [this, &file, &parsed, &problem] {
     try {
-      parsed = parsePickupFile(readFile(file), config_.limits.max_message_size);
+      parsed = loadPickupFile(file, config_.limits.max_message_size);
     } catch (const PickupError& e) {
       problem = e.what();
     }

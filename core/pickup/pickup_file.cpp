@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "core/message/gmime_ptr.hpp"
+#include "core/util/durable_file.hpp"
 #include "core/util/strings.hpp"
 
 namespace relayguard {
@@ -109,11 +110,23 @@ Address mailbox(const std::string& text, const std::string& field) {
   return *a;
 }
 
+PickupError tooLarge(std::uintmax_t size) {
+  return PickupError("larger than max_message_size (" + std::to_string(size) + " bytes)");
+}
+
 }  // namespace
+
+PickupMessage loadPickupFile(const std::filesystem::path& file, std::uint64_t max_size) {
+  const std::uintmax_t size = std::filesystem::file_size(file);
+  if (size > max_size) {
+    throw tooLarge(size);  // never read into memory
+  }
+  return parsePickupFile(readFile(file), max_size);
+}
 
 PickupMessage parsePickupFile(std::string_view bytes, std::uint64_t max_size) {
   if (bytes.size() > max_size) {
-    throw PickupError("larger than max_message_size (" + std::to_string(bytes.size()) + " bytes)");
+    throw tooLarge(bytes.size());
   }
   const std::string text = toCrlf(bytes);
   auto [fields, rest] = splitHeader(text);

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -37,5 +38,7 @@ struct PickupMessage {
 };
 
 PickupMessage parsePickupFile(std::string_view bytes, std::uint64_t max_size);
+// Reads and parses a pickup file; a file over max_size is refused before it is read.
+PickupMessage loadPickupFile(const std::filesystem::path& file, std::uint64_t max_size);
 
 }  // namespace relayguard

@@ -89,6 +89,20 @@ TEST_F(PickupTest, RefusedFilesGoToBadmailWithTheReason) {
   EXPECT_EQ(sink_->messages().size(), 0U);
 }
 
+TEST_F(PickupTest, AFileThatCannotBeHandledDoesNotStopThePickup) {
+  // The badmail folder is gone (a file stands in its way): refusing a file fails.
+  std::filesystem::remove_all(badmail_);
+  std::ofstream(badmail_) << "in the way";
+  drop("no-rcpt.eml", "From: app@example.test\r\nSubject: hello\r\n\r\nx\r\n");
+  ASSERT_TRUE(relay_->process().waitForLog("pickup: no-rcpt.eml left in place", kWait));
+  drop("good.eml",
+       "From: app@example.test\r\nTo: user@example.test\r\nSubject: still on\r\n"
+       "\r\nx\r\n");
+  ASSERT_TRUE(sink_->waitForMessages(1, kWait));
+  EXPECT_NE(sink_->messages()[0].find("Subject: still on"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(pickup_ / "no-rcpt.eml"));
+}
+
 TEST_F(PickupTest, KillNineWhileTakingFilesLosesNothing) {
   constexpr int kFiles = 20;
   for (int i = 0; i < kFiles; ++i) {

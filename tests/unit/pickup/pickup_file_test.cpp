@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/support/temp_dir.hpp"
+
 namespace relayguard {
 namespace {
 
@@ -78,6 +80,22 @@ TEST(PickupFile, UndeliverableFilesAreRefusedWithAReason) {
   EXPECT_THAT(
       refusal("From: a@example.test\r\nTo: b@example.test\r\n\r\n" + std::string(2000, 'x'), 1000),
       HasSubstr("larger than max_message_size"));
+}
+
+TEST(PickupFile, OversizedFileIsRefusedBeforeItIsRead) {
+  test::TempDir dir;
+  const auto small = dir.write("ok.eml", "From: a@example.test\r\nTo: b@example.test\r\n\r\nx\r\n");
+  EXPECT_EQ(loadPickupFile(small, 1000).rcpt_to.size(), 1U);
+  // A sparse 16 GiB file: reading it into memory would not end well, so only its size may be
+  // looked at.
+  const auto big = dir.write("big.eml", "From: a@example.test\r\nTo: b@example.test\r\n\r\n");
+  std::filesystem::resize_file(big, 16ULL << 30);
+  try {
+    loadPickupFile(big, 1000);
+    FAIL() << "accepted";
+  } catch (const PickupError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("larger than max_message_size"));
+  }
 }
 
 }  // namespace
