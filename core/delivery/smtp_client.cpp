@@ -166,7 +166,7 @@ struct Extensions {
   bool eight_bit_mime = false;
   bool smtputf8 = false;
   bool starttls = false;
-  std::vector<std::string> auth;  // SASL mechanisms offered, upper case
+  std::vector<std::string> auth;  // SASL mechanisms offered, as the server wrote them
 };
 
 Extensions parseEhlo(const ServerReply& reply) {
@@ -187,11 +187,11 @@ Extensions parseEhlo(const ServerReply& reply) {
       ext.starttls = true;
     } else if (keyword == "auth" || keyword.starts_with("auth=")) {
       // "AUTH PLAIN LOGIN", or the pre-RFC 4954 form "AUTH=PLAIN LOGIN" some servers still send.
-      for (const auto mechanism : splitWhitespace(line.substr(5))) {
-        std::string upper(mechanism);
-        std::transform(upper.begin(), upper.end(), upper.begin(),
-                       [](char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c; });
-        ext.auth.push_back(std::move(upper));
+      // A bare "AUTH" (no mechanisms) is possible from a hostile or broken server.
+      const std::string_view mechanisms =
+          line.size() > 5 ? std::string_view(line).substr(5) : std::string_view();
+      for (const auto mechanism : splitWhitespace(mechanisms)) {
+        ext.auth.emplace_back(mechanism);
       }
     }
   }
@@ -975,7 +975,8 @@ asio::awaitable<bool> SmtpClient::Impl::authenticate(Connection& connection,
   }
   const auto& offered = connection.extensions().auth;
   const auto has = [&](std::string_view m) {
-    return std::find(offered.begin(), offered.end(), m) != offered.end();
+    return std::any_of(offered.begin(), offered.end(),
+                       [m](const std::string& o) { return iequals(o, m); });
   };
   std::string_view mechanism;
   if (has("PLAIN")) {

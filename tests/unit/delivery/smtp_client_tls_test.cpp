@@ -319,6 +319,15 @@ TEST_F(SmtpClientTlsTest, OpportunisticStartTlsDeliversInPlaintextWhenNotOffered
   EXPECT_EQ(server.commandCount("STARTTLS"), 0U);
 }
 
+TEST_F(SmtpClientTlsTest, BareAuthKeywordInEhloIsHarmless) {
+  // A bare "AUTH" keyword (no mechanisms) once made the EHLO parser throw.
+  ScriptedSmtpPolicy bare;
+  bare.extensions.push_back("AUTH");
+  ScriptedSmtpServer bare_server(bare);
+  SmtpClient client(io_.get_executor(), settings());
+  expectDelivered(deliver(client, bare_server, route(RouteTls::kNone, false)));
+}
+
 TEST_F(SmtpClientTlsTest, OpportunisticStartTlsEncryptsWithoutVerifyingByDefault) {
   auto policy = tlsAuthHost();
   const auto self_signed = ca_.selfSigned("self", {"somewhere.test"});
