@@ -106,6 +106,9 @@ asio::awaitable<MxResult> resolveMx(Resolver& resolver, const std::string& domai
         temp_errors += (temp_errors.empty() ? "" : "; ") + a.error;
       }
     }
+    if (host.addresses.size() > options.max_addresses_per_host) {
+      host.addresses.resize(std::max<std::size_t>(1, options.max_addresses_per_host));
+    }
     if (!host.addresses.empty()) {
       result.hosts.push_back(std::move(host));
     } else if (!temporary && implicit) {

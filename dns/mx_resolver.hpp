@@ -46,6 +46,8 @@ struct MxResult {
 
 struct MxOptions {
   std::size_t max_hosts = 5;
+  // A host with many A/AAAA records must not turn one attempt into that many connections.
+  std::size_t max_addresses_per_host = 4;
 };
 
 asio::awaitable<MxResult> resolveMx(Resolver& resolver, const std::string& domain,

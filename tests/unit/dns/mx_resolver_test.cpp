@@ -142,5 +142,18 @@ TEST(MxResolver, BoundsHostsPerAttempt) {
   EXPECT_EQ(zone.queries(), 1U + 3 * 2);  // MX, then A and AAAA of three hosts only
 }
 
+TEST(MxResolver, BoundsAddressesPerHost) {
+  test::ZoneResolver zone;
+  zone.add("example.test", RrType::kMx, "10 wide.example.test");
+  for (int i = 1; i <= 100; ++i) {
+    zone.add("wide.example.test", RrType::kA, "192.0.2." + std::to_string(i));
+  }
+  const MxResult r = resolve(zone, "example.test");
+  ASSERT_EQ(r.kind, MxResult::Kind::kHosts);
+  ASSERT_EQ(r.hosts.size(), 1U);
+  EXPECT_EQ(r.hosts[0].addresses.size(), MxOptions{}.max_addresses_per_host);
+  EXPECT_EQ(r.hosts[0].addresses[0], "192.0.2.1");
+}
+
 }  // namespace
 }  // namespace relayguard::dns
