@@ -142,9 +142,11 @@ Answer decode(RrType type, int err, ub_result* r) {
         a.records.push_back(std::move(*text));
       }
     }
-    if (!a.records.empty()) {
-      a.status = Status::kOk;
+    if (a.records.empty()) {
+      // Data we cannot read is a broken answer, never "no such record".
+      return tempFail("undecodable " + std::string(toString(type)) + " answer");
     }
+    a.status = Status::kOk;
   }
   return a;
 }
