@@ -21,19 +21,10 @@ extern "C" {
 #include <mutex>
 #include <vector>
 
+#include "core/util/strings.hpp"
+
 namespace relayguard::dns {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  while (!out.empty() && out.back() == '.') {
-    out.pop_back();
-  }
-  return out;
-}
 
 // libspf2 reports problems through global handlers; the error handler must not return (it
 // aborts by default). Warnings and chatter are not ours to print.
@@ -135,7 +126,7 @@ SPF_dns_rr_t* bridgeLookup(SPF_dns_server_t* layer, const char* domain, ns_type 
       // Type SPF (99) is obsolete (RFC 7208 3.1); anything else libspf2 never needs.
       return makeRr(layer, domain, type, 0, NO_DATA);
   }
-  const std::string name = lower(domain);
+  const std::string name = domainKey(domain);
   bool counted = false;
   if (fixes) {
     if (rt == RrType::kTxt) {
@@ -185,7 +176,7 @@ SPF_dns_rr_t* bridgeLookup(SPF_dns_server_t* layer, const char* domain, ns_type 
     records.resize(b->options->max_lookups);
   }
   for (const auto& record : records) {
-    if (rt == RrType::kTxt && record.rfind("v=spf1", 0) == 0 && usesSenderMacros(record)) {
+    if (rt == RrType::kTxt && istartsWith(record, "v=spf1") && usesSenderMacros(record)) {
       b->sender_dependent = true;
     }
     if (!addRecord(rr, type, record)) {
@@ -193,9 +184,10 @@ SPF_dns_rr_t* bridgeLookup(SPF_dns_server_t* layer, const char* domain, ns_type 
     }
     if (rt == RrType::kMx) {
       const auto space = record.find(' ');
-      b->expansion.push_back(lower(space == std::string::npos ? record : record.substr(space + 1)));
+      b->expansion.push_back(
+          domainKey(space == std::string::npos ? record : record.substr(space + 1)));
     } else if (rt == RrType::kPtr) {
-      b->expansion.push_back(lower(record));
+      b->expansion.push_back(domainKey(record));
     }
   }
   if (rr->num_rr == 0) {

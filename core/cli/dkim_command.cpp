@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "core/cli/commands.hpp"
+#include "core/util/strings.hpp"
 #include "signing/dkim_keygen.hpp"
 
 namespace relayguard::cli {
@@ -20,10 +21,7 @@ struct KeygenArgs {
 };
 
 int keygen(const KeygenArgs& args) {
-  std::string domain = args.domain;
-  while (!domain.empty() && domain.back() == '.') {
-    domain.pop_back();
-  }
+  const std::string domain = domainKey(args.domain);
   if (!signing::isDnsName(domain)) {
     return fail("--domain: '" + args.domain + "' is not a domain name");
   }

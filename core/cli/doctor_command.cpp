@@ -28,14 +28,6 @@ struct DoctorArgs {
   bool json = false;
 };
 
-std::string domainKey(std::string_view d) {
-  std::string out = toLower(d);
-  while (!out.empty() && out.back() == '.') {
-    out.pop_back();
-  }
-  return out;
-}
-
 void addUnique(std::vector<std::string>& list, const std::string& value) {
   if (std::find(list.begin(), list.end(), value) == list.end()) {
     list.push_back(value);

@@ -14,23 +14,6 @@
 namespace relayguard::doctor {
 namespace {
 
-std::string trim(std::string_view s) {
-  return std::string(relayguard::trim(s));
-}
-
-std::string lower(std::string_view s) {
-  return toLower(s);
-}
-
-// Lower case, without a trailing dot: how host names are compared.
-std::string hostKey(std::string_view name) {
-  std::string s = lower(std::string(name));
-  while (!s.empty() && s.back() == '.') {
-    s.pop_back();
-  }
-  return s;
-}
-
 std::string tagValue(const std::vector<std::pair<std::string, std::string>>& tags,
                      std::string_view name, std::string fallback = {}) {
   for (const auto& [k, v] : tags) {
@@ -53,8 +36,7 @@ const std::string kDnsFix = "fix: make sure the DNS servers answer ([dns] server
 
 // "v=spf1 ..." (case-insensitive, RFC 7208 4.5): the version term alone or followed by a space.
 bool isSpfRecord(const std::string& txt) {
-  const std::string l = lower(txt.substr(0, 7));
-  return l == "v=spf1" || l == "v=spf1 ";
+  return istartsWith(txt, "v=spf1") && (txt.size() == 6 || txt[6] == ' ');
 }
 
 std::string mechanism(const std::string& ip) {
@@ -134,7 +116,7 @@ SpfSummary checkSpf(dns::Resolver& resolver, const Input& input, const std::stri
       fixes.push_back("fix: the record at " + domain + " is broken (" + record +
                       "); correct it so that it stays within 10 DNS lookups");
     }
-    const std::string rest = trim(std::string_view(record).substr(6));
+    const std::string rest(trim(std::string_view(record).substr(6)));
     fixes.push_back("publish: " + domain + ". IN TXT " +
                     quoted("v=spf1 " + mechanism(ip) + (rest.empty() ? "" : " " + rest)) + "   (" +
                     mechanism(ip) + " added to the existing record)");
@@ -190,7 +172,7 @@ Check checkDkim(dns::Resolver& resolver, const signing::DkimKey& key) {
   if (p.empty()) {
     return {"dkim", name, Status::kFail, "the key is revoked (empty p=)", {publish}};
   }
-  const std::string k = lower(tagValue(tags, "k", "rsa"));
+  const std::string k = toLower(tagValue(tags, "k", "rsa"));
   if (k != keyType(key.algorithm())) {
     return {"dkim",
             name,
@@ -206,17 +188,17 @@ Check checkDkim(dns::Resolver& resolver, const signing::DkimKey& key) {
             {publish}};
   }
   if (hasTag(tags, "h")) {
-    const std::string h = lower(tagValue(tags, "h"));
+    const std::string h = toLower(tagValue(tags, "h"));
     std::set<std::string> hashes;
     std::stringstream in(h);
     for (std::string part; std::getline(in, part, ':');) {
-      hashes.insert(trim(part));
+      hashes.insert(std::string(trim(part)));
     }
     if (hashes.count("sha256") == 0) {
       return {"dkim", name, Status::kFail, "h=" + h + " does not allow sha256", {publish}};
     }
   }
-  const std::string t = lower(tagValue(tags, "t"));
+  const std::string t = toLower(tagValue(tags, "t"));
   std::stringstream flags(t);
   for (std::string flag; std::getline(flags, flag, ':');) {
     if (trim(flag) == "y") {
@@ -254,7 +236,7 @@ Check checkDmarc(dns::Resolver& resolver, const Domain& domain, bool spf_pass,
       return {"dmarc", name, Status::kDnsError, dnsFailure(txt), {kDnsFix}};
     }
     for (const auto& r : txt.records) {
-      const std::string t = trim(r);
+      const std::string t(trim(r));
       if (t.rfind("v=DMARC1", 0) == 0 && (t.size() == 8 || t[8] == ';' || t[8] == ' ')) {
         records.push_back(t);
       }
@@ -281,7 +263,7 @@ Check checkDmarc(dns::Resolver& resolver, const Domain& domain, bool spf_pass,
             {"fix: keep one of them"}};
   }
   const auto tags = parseTagList(records.front());
-  const bool strict_dkim = lower(tagValue(tags, "adkim", "r")) == "s";
+  const bool strict_dkim = toLower(tagValue(tags, "adkim", "r")) == "s";
   std::string dkim_why = "no DKIM key signs " + name;
   bool dkim_pass = false;
   for (const signing::DkimKey* key : domain.signing_keys) {
@@ -302,7 +284,7 @@ Check checkDmarc(dns::Resolver& resolver, const Domain& domain, bool spf_pass,
   }
   const std::string spf_why = spf_pass ? "SPF aligned and passing" : "SPF does not pass";
   const std::string where = found_at == name ? "" : " (from _dmarc." + found_at + ")";
-  const std::string policy = lower(tagValue(tags, "p", "none"));
+  const std::string policy = toLower(tagValue(tags, "p", "none"));
   if (!dkim_pass && !spf_pass) {
     return {"dmarc",
             name,
@@ -332,7 +314,7 @@ Check checkPtr(dns::Resolver& resolver, const std::string& hostname, const std::
   if (!parsed || rname.empty()) {
     return {"ptr", ip, Status::kFail, "not an IP address", {}};
   }
-  const std::string host = hostKey(hostname);
+  const std::string host = domainKey(hostname);
   const std::string ask = "fix: ask the owner of " + ip +
                           " (your hosting provider or ISP) to set its reverse DNS (PTR) to " + host;
   const std::string forward =
@@ -347,15 +329,15 @@ Check checkPtr(dns::Resolver& resolver, const std::string& hostname, const std::
   std::string names;
   bool named = false;
   for (const auto& n : ptr.records) {
-    names += (names.empty() ? "" : ", ") + hostKey(n);
-    named = named || hostKey(n) == host;
+    names += (names.empty() ? "" : ", ") + domainKey(n);
+    named = named || domainKey(n) == host;
   }
   if (!named) {
     return {"ptr",
             ip,
             Status::kFail,
             "PTR is " + names + ", not hostname " + host,
-            {ask + " (or set hostname = \"" + hostKey(ptr.records.front()) +
+            {ask + " (or set hostname = \"" + domainKey(ptr.records.front()) +
              "\" if that name is yours)"}};
   }
   const dns::Answer fwd =
@@ -425,8 +407,8 @@ std::vector<std::pair<std::string, std::string>> parseTagList(std::string_view t
     if (eq == std::string_view::npos) {
       continue;
     }
-    const std::string name = trim(part.substr(0, eq));
-    std::string value = trim(part.substr(eq + 1));
+    const std::string name(trim(part.substr(0, eq)));
+    std::string value(trim(part.substr(eq + 1)));
     if (name == "p") {  // base64 may be folded with whitespace
       value.erase(std::remove_if(value.begin(), value.end(),
                                  [](unsigned char c) { return std::isspace(c) != 0; }),

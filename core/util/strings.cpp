@@ -15,6 +15,13 @@ std::string toLower(std::string_view s) {
   return out;
 }
 
+std::string domainKey(std::string_view name) {
+  while (!name.empty() && name.back() == '.') {
+    name.remove_suffix(1);
+  }
+  return toLower(name);
+}
+
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return asciiLower(x) == asciiLower(y);

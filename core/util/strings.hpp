@@ -11,6 +11,8 @@ namespace relayguard {
 
 char asciiLower(char c);
 std::string toLower(std::string_view s);
+// A host or domain name as names are compared: lower case, without trailing dots.
+std::string domainKey(std::string_view name);
 bool iequals(std::string_view a, std::string_view b);
 bool istartsWith(std::string_view s, std::string_view prefix);
 std::string_view trim(std::string_view s);

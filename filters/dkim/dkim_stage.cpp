@@ -26,10 +26,7 @@ Action actionNamed(const std::string& name) {
 
 std::shared_ptr<const signing::DkimKey> readKey(TomlReader& k,
                                                 const std::filesystem::path& rules_dir) {
-  std::string domain = toLower(k.requiredString("domain"));
-  while (!domain.empty() && domain.back() == '.') {
-    domain.pop_back();
-  }
+  const std::string domain = domainKey(k.requiredString("domain"));
   if (!signing::isDnsName(domain)) {
     k.fail("domain", "'" + domain + "' is not a domain name");
   }

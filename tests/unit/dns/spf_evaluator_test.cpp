@@ -75,5 +75,16 @@ TEST(SpfEvaluator, Ipv4MappedClientIsIpv4) {
   EXPECT_EQ(o.result, SpfResult::kPass);
 }
 
+TEST(SpfEvaluator, RecordsUsingTheSenderAreMarkedSenderDependentInAnyCase) {
+  test::ZoneResolver zone;
+  // The version tag is case-insensitive (RFC 7208 4.5); a per-sender policy must never be
+  // cached per domain.
+  zone.add("t.test", RrType::kTxt, "V=SPF1 exists:%{l}.users.t.test -all");
+  zone.add("app.users.t.test", RrType::kA, "127.0.0.2");
+  const SpfOutcome o = evaluateSpf(zone, SpfQuery{"192.0.2.10", "app@t.test", "h.test"}, {});
+  EXPECT_EQ(o.result, SpfResult::kPass);
+  EXPECT_TRUE(o.sender_dependent);
+}
+
 }  // namespace
 }  // namespace relayguard::dns
