@@ -29,16 +29,17 @@ void collectDomains(InternetAddressList* list, std::set<std::string>& domains, b
     if (at == std::string_view::npos || at + 1 >= text.size()) {
       continue;
     }
-    std::string domain = toLower(text.substr(at + 1));
-    while (!domain.empty() && domain.back() == '.') {
-      domain.pop_back();
-    }
+    std::string domain = domainKey(text.substr(at + 1));
     if (!domain.empty()) {
       any = true;
       domains.insert(std::move(domain));
     }
   }
 }
+
+// The header section is capped at [limits] max_header_bytes before any stage runs; the From:
+// value alone gets a much smaller bound before it reaches the address parser.
+constexpr std::size_t kMaxFromBytes = 16 * 1024;
 
 }  // namespace
 
@@ -60,6 +61,9 @@ AuthorDomain authorDomain(std::string_view message) {
   if (count > 1) {
     out.status = AuthorDomain::Status::kSeveralFrom;
     return out;
+  }
+  if (value.size() > kMaxFromBytes) {
+    return out;  // kNoFrom: no real author field is this long; not worth parsing
   }
   gmime::ensureGMimeInitialized();
   gmime::Ptr<InternetAddressList> list(internet_address_list_parse(nullptr, value.c_str()));

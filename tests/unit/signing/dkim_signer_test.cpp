@@ -382,6 +382,11 @@ TEST(AuthorDomainTest, ReadsTheOneFromDomain) {
   EXPECT_EQ(authorDomain("From: a@example.test, b@evil.test\r\n\r\nx").status,
             AuthorDomain::Status::kMixedDomains);
   EXPECT_EQ(authorDomain("From: a@example.test, b@example.test\r\n\r\nx").domain, "example.test");
+  std::string huge = "From: a@example.test";
+  while (huge.size() < 20000) {
+    huge += ",\r\n a@example.test";
+  }
+  EXPECT_EQ(authorDomain(huge + "\r\n\r\nx").status, AuthorDomain::Status::kNoFrom);
   EXPECT_TRUE(domainMatches("mail.example.test", "example.test"));
   EXPECT_TRUE(domainMatches("example.test", "example.test"));
   EXPECT_FALSE(domainMatches("badexample.test", "example.test"));
