@@ -108,8 +108,12 @@ asio::awaitable<nlohmann::json> ControlCommands::quarantineCommand(const std::st
     co_return failure("bad_request", "unknown command '" + command + "'");
   }
   std::vector<Address> to;
-  if (const auto it = request.find("to"); it != request.end() && it->is_array()) {
-    for (const auto& a : *it) {
+  const auto to_field = request.find("to");
+  if (to_field != request.end() && !to_field->is_null() && !to_field->is_array()) {
+    co_return failure("bad_request", "'to' must be an array of addresses");
+  }
+  if (to_field != request.end() && to_field->is_array()) {
+    for (const auto& a : *to_field) {
       const auto address =
           a.is_string() ? Address::parseMailbox(a.get<std::string>()) : std::optional<Address>();
       if (!address) {
