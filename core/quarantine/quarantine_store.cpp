@@ -89,6 +89,9 @@ bool QuarantineStore::remove(const std::string& id) {
   std::error_code ec;
   const bool had = std::filesystem::remove(dir_ / (id + ".json"), ec);
   std::filesystem::remove(dir_ / (id + ".msg"), ec);
+  if (had) {
+    fsyncDirectory(dir_);  // an audited delete or release must not come back after a crash
+  }
   return had;
 }
 
