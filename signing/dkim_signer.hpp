@@ -57,8 +57,6 @@ class DkimSigner {
   // Throws std::runtime_error when libopendkim cannot sign (the text has its reason).
   std::string sign(std::string_view message, const DkimKey& key) const;
 
-  const SignerOptions& options() const { return options_; }
-
  private:
   struct Library;
   SignerOptions options_;

@@ -10,22 +10,16 @@ namespace relayguard::signing {
 namespace {
 
 thread_local EVP_PKEY* t_offered = nullptr;
-thread_local bool t_taken = false;
 std::atomic<std::uint64_t> g_taken{0};
 
 }  // namespace
 
 OfferedKey::OfferedKey(EVP_PKEY* key) {
   t_offered = key;
-  t_taken = false;
 }
 
 OfferedKey::~OfferedKey() {
   t_offered = nullptr;
-}
-
-bool OfferedKey::taken() const {
-  return t_taken;
 }
 
 std::uint64_t takenCount() {
@@ -41,7 +35,6 @@ EVP_PKEY* PEM_read_bio_PrivateKey(BIO* bp, EVP_PKEY** x, pem_password_cb* cb, vo
   if (offered != nullptr && x == nullptr) {
     t_offered = nullptr;  // one message, one key
     if (EVP_PKEY_up_ref(offered) == 1) {
-      t_taken = true;
       g_taken.fetch_add(1, std::memory_order_relaxed);
       return offered;
     }

@@ -32,8 +32,6 @@ class OfferedKey {
   ~OfferedKey();
   OfferedKey(const OfferedKey&) = delete;
   OfferedKey& operator=(const OfferedKey&) = delete;
-  // True once libopendkim has taken the offered key.
-  bool taken() const;
 };
 
 // How many times, in this process, an offered key was taken instead of parsing PEM text.

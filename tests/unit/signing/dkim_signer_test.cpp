@@ -327,8 +327,6 @@ TEST_F(KeyLoading, RefusesMissingUnreadableAndExposedKeys) {
   const auto world =
       writeKey("world.pem", privateKeyPem(rsa.get()), perms::owner_read | perms::others_read);
   EXPECT_THAT(loadError(world), HasSubstr("mode 0404"));
-  const std::string secret = privateKeyPem(rsa.get());
-  EXPECT_THAT(loadError(world), Not(HasSubstr(secret.substr(40, 20)))) << "no key text in errors";
 }
 
 TEST_F(KeyLoading, RefusesKeysThatDoNotParseOrDoNotFit) {
@@ -346,8 +344,11 @@ TEST_F(KeyLoading, RefusesKeysThatDoNotParseOrDoNotFit) {
   // 1024 bits: made directly with OpenSSL (generateKey refuses it too).
   EVP_PKEY* small = EVP_RSA_gen(1024);
   ASSERT_NE(small, nullptr);
-  EXPECT_THAT(loadError(writeKey("small.pem", privateKeyPem(small))),
-              HasSubstr("1024 bits: at least 2048"));
+  const std::string small_pem = privateKeyPem(small);
+  const std::string small_error = loadError(writeKey("small.pem", small_pem));
+  EXPECT_THAT(small_error, HasSubstr("1024 bits: at least 2048"));
+  // The key was read and parsed before this error: none of its text may be in the message.
+  EXPECT_THAT(small_error, Not(HasSubstr(small_pem.substr(40, 20))));
   EVP_PKEY_free(small);
   EXPECT_THROW(generateKey(DkimAlgorithm::kRsaSha256, 1024), KeyError);
 }
