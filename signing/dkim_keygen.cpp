@@ -2,14 +2,13 @@
 #include "signing/dkim_keygen.hpp"
 
 #include <cerrno>
-#include <cstring>
 
-#include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <sys/stat.h>
-#include <unistd.h>
+
+#include "core/util/durable_file.hpp"
 
 namespace relayguard::signing {
 namespace {
@@ -57,32 +56,14 @@ EvpPkeyPtr generateKey(DkimAlgorithm algorithm, unsigned bits) {
 }
 
 void writePrivateKey(EVP_PKEY* key, const std::filesystem::path& file) {
-  const std::string pem = privateKeyPem(key);
-  const std::string name = file.string();
-  const int fd =
-      ::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, S_IRUSR | S_IWUSR);
-  if (fd < 0) {
-    const int err = errno;
-    throw KeyError(
-        "cannot create '" + name + "': " +
-        (err == EEXIST ? std::string("it already exists (not replaced)") : std::strerror(err)));
-  }
-  bool ok = ::fchmod(fd, S_IRUSR | S_IWUSR) == 0;  // whatever the umask did
-  std::size_t done = 0;
-  while (ok && done < pem.size()) {
-    const ssize_t n = ::write(fd, pem.data() + done, pem.size() - done);
-    if (n < 0 && errno == EINTR) {
-      continue;
+  try {
+    writeFileSynced(file, privateKeyPem(key), S_IRUSR | S_IWUSR, Existing::kNew);
+    fsyncDirectory(file.has_parent_path() ? file.parent_path() : ".");
+  } catch (const IoError& e) {
+    if (e.error() == EEXIST) {
+      throw KeyError("cannot create '" + file.string() + "': it already exists (not replaced)");
     }
-    ok = n > 0;
-    done += ok ? static_cast<std::size_t>(n) : 0;
-  }
-  ok = ok && ::fsync(fd) == 0;
-  const int err = errno;
-  ok = ::close(fd) == 0 && ok;
-  if (!ok) {
-    ::unlink(name.c_str());
-    throw KeyError("cannot write '" + name + "': " + std::strerror(err));
+    throw KeyError(e.what());
   }
 }
 

@@ -42,8 +42,10 @@ bool IoError::diskFull() const {
   return errno_ == ENOSPC || errno_ == EDQUOT;
 }
 
-void writeFileSynced(const std::filesystem::path& path, std::string_view data, unsigned mode) {
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+void writeFileSynced(const std::filesystem::path& path, std::string_view data, unsigned mode,
+                     Existing existing) {
+  const int flags = existing == Existing::kNew ? O_EXCL | O_NOFOLLOW : O_TRUNC;
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | flags, mode));
   if (fd.get() < 0) {
     fail("cannot create", path, errno);
   }

@@ -28,9 +28,12 @@ class IoError : public std::runtime_error {
 // Writes data to `tmp`, fsyncs it, renames it to `target` and fsyncs target's directory.
 void writeFileDurably(const std::filesystem::path& tmp, const std::filesystem::path& target,
                       std::string_view data, unsigned mode = 0600);
-// Writes and fsyncs `path` (no rename): the first half of a two-file commit.
-void writeFileSynced(const std::filesystem::path& path, std::string_view data,
-                     unsigned mode = 0600);
+// Writes and fsyncs `path` (no rename): the first half of a two-file commit. kNew refuses an
+// existing file or a symbolic link at `path` (IoError with EEXIST/ELOOP) instead of replacing
+// it: for files that must never overwrite anything, such as a new private key.
+enum class Existing { kReplace, kNew };
+void writeFileSynced(const std::filesystem::path& path, std::string_view data, unsigned mode = 0600,
+                     Existing existing = Existing::kReplace);
 // Renames and fsyncs the target directory.
 void renameDurably(const std::filesystem::path& from, const std::filesystem::path& to);
 void fsyncDirectory(const std::filesystem::path& dir);

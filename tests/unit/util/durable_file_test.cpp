@@ -1,0 +1,98 @@
+// durable_file_test: the crash-safe write helpers leave either the whole new file or nothing, and
+// Existing::kNew never replaces what is already there.
+#include "core/util/durable_file.hpp"
+
+#include <cerrno>
+#include <filesystem>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/support/temp_dir.hpp"
+
+namespace relayguard {
+namespace {
+
+using test::TempDir;
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+int errorOf(const auto& write) {
+  try {
+    write();
+  } catch (const IoError& e) {
+    return e.error();
+  }
+  return 0;
+}
+
+TEST(DurableFile, WritesThroughATemporaryNameWithTheGivenMode) {
+  TempDir dir;
+  writeFileDurably(dir.path() / "f.tmp", dir.path() / "f", "hello", 0640);
+  EXPECT_EQ(readFile(dir.path() / "f"), "hello");
+  EXPECT_FALSE(fs::exists(dir.path() / "f.tmp"));
+  EXPECT_EQ(fs::status(dir.path() / "f").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  writeFileDurably(dir.path() / "f.tmp", dir.path() / "f", "again");
+  EXPECT_EQ(readFile(dir.path() / "f"), "again");
+}
+
+TEST(DurableFile, AFailedRenameLeavesNeitherFile) {
+  TempDir dir;
+  const int err =
+      errorOf([&] { writeFileDurably(dir.path() / "f.tmp", dir.path() / "absent" / "f", "data"); });
+  EXPECT_EQ(err, ENOENT);
+  EXPECT_FALSE(fs::exists(dir.path() / "f.tmp"));
+}
+
+TEST(DurableFile, NewFilesNeverReplaceAFileOrFollowALink) {
+  TempDir dir;
+  const auto target = dir.path() / "key.pem";
+  writeFileSynced(target, "first", 0600, Existing::kNew);
+  EXPECT_EQ(errorOf([&] { writeFileSynced(target, "second", 0600, Existing::kNew); }), EEXIST);
+  EXPECT_EQ(readFile(target), "first");
+
+  const auto victim = dir.path() / "victim";
+  writeFileSynced(victim, "keep me");
+  fs::create_symlink(victim, dir.path() / "link");
+  EXPECT_NE(errorOf([&] { writeFileSynced(dir.path() / "link", "x", 0600, Existing::kNew); }), 0);
+  EXPECT_EQ(readFile(victim), "keep me");
+  // kReplace truncates and rewrites.
+  writeFileSynced(target, "second");
+  EXPECT_EQ(readFile(target), "second");
+}
+
+TEST(DurableFile, CommitsSeveralFilesOrNone) {
+  TempDir dir;
+  fs::create_directories(dir.path() / "tmp");
+  fs::create_directories(dir.path() / "out");
+  commitFiles(dir.path() / "tmp", dir.path() / "out", {{"a", "A"}, {"b", "B"}});
+  EXPECT_EQ(readFile(dir.path() / "out" / "a"), "A");
+  EXPECT_EQ(readFile(dir.path() / "out" / "b"), "B");
+  EXPECT_TRUE(fs::is_empty(dir.path() / "tmp"));
+
+  // The second rename fails (a directory is in the way): the first file is taken back too.
+  fs::create_directories(dir.path() / "out" / "d" / "busy");
+  EXPECT_NE(errorOf([&] {
+              commitFiles(dir.path() / "tmp", dir.path() / "out", {{"c", "C"}, {"d", "D"}});
+            }),
+            0);
+  EXPECT_FALSE(fs::exists(dir.path() / "out" / "c"));
+  EXPECT_TRUE(fs::is_empty(dir.path() / "tmp"));
+}
+
+TEST(DurableFile, ReadErrorsNameTheFile) {
+  TempDir dir;
+  try {
+    readFile(dir.path() / "absent");
+    FAIL() << "no error";
+  } catch (const IoError& e) {
+    EXPECT_EQ(e.error(), ENOENT);
+    EXPECT_THAT(e.what(), HasSubstr("absent"));
+    EXPECT_FALSE(e.diskFull());
+  }
+  EXPECT_TRUE(IoError("full", ENOSPC).diskFull());
+}
+
+}  // namespace
+}  // namespace relayguard
