@@ -56,6 +56,9 @@ class AuditLog {
   // Writes an anchor line now if there is an unanchored line and a key.
   void anchor();
 
+  // The folder of the log files (searchAuditLog reads it).
+  const std::filesystem::path& dir() const { return options_.dir; }
+
   static std::string sha256Hex(std::string_view bytes);
   static std::string hmacHex(const std::string& key, std::string_view bytes);
 

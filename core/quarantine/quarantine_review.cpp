@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/audit/audit_search.hpp"
 #include "core/message/message_view.hpp"
 #include "core/util/blocking.hpp"
 
@@ -185,6 +186,41 @@ bool QuarantineReview::commit(const std::string& id, const queue::QueuedMessage&
   }
   store_.remove(id);
   return already_queued;
+}
+
+std::size_t QuarantineReview::finishInterruptedReleases() {
+  std::size_t finished = 0;
+  for (const auto& record : store_.list()) {
+    const std::string id = record.value("id", "");
+    const auto qid = queue::QueueId::parse(id);
+    if (!qid || !spool_.exists(*qid)) {
+      continue;
+    }
+    AuditQuery query;
+    query.queue_id = id;
+    bool recorded = false;
+    searchAuditLog(audit_.dir(), query, [&recorded](const std::string&, const nlohmann::json& l) {
+      recorded = recorded || l.value("event", "") == "release";
+    });
+    if (!recorded) {
+      // The operator's request died with the crash; the queued copy will be delivered, so the
+      // log must still show the release.
+      const ReviewRequest unknown{"(unknown)", "release completed at start-up after a crash"};
+      nlohmann::json line =
+          reviewAuditLine("release", record, unknown, std::chrono::system_clock::now());
+      if (const auto queued = spool_.read(*qid)) {
+        line["rcpt_to"] = nlohmann::json::array();
+        for (const auto& a : queued->envelope.rcpt_to) {
+          line["rcpt_to"].push_back(a.str());
+        }
+      }
+      audit_.append(std::move(line));
+    }
+    store_.remove(id);
+    spdlog::warn("quarantine release id={} interrupted by a crash: completed at start-up", id);
+    ++finished;
+  }
+  return finished;
 }
 
 asio::awaitable<ReviewOutcome> QuarantineReview::remove(std::string id, ReviewRequest request) {

@@ -15,8 +15,9 @@
 // Safety: in a running relay all changes go through its one QuarantineReview (over the control
 // socket), so there is a single audit writer; without a relay the CLI builds its own under the
 // spool lock. The same id cannot be worked on twice at once (kBusy). A release interrupted by a
-// crash after the queue commit is completed, not repeated, by the next release of that id: the
-// queue already holds the id, so nothing is delivered twice.
+// crash after the queue commit is completed at the next start, before the queue is delivered
+// (finishInterruptedReleases): the quarantined copy goes, so a later release cannot queue the
+// message a second time after the first copy was delivered.
 #pragma once
 
 #include <functional>
@@ -64,6 +65,12 @@ class QuarantineReview {
   asio::awaitable<ReviewOutcome> remove(std::string id, ReviewRequest request);
   // Deletes the messages whose verdict time is before `cutoff`.
   asio::awaitable<ReviewOutcome> purge(SystemTime cutoff, ReviewRequest request);
+
+  // Start-up, blocking, before the scheduler delivers anything: every quarantined message that
+  // the queue already holds under its id was released by a run that crashed before removing the
+  // quarantined copy. Its audit line is written if the crash came before it, and the copy is
+  // removed. Returns how many releases were completed.
+  std::size_t finishInterruptedReleases();
 
  private:
   class Claim;

@@ -165,6 +165,7 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
                           [&commands](const nlohmann::json& request, const ControlPeer& peer) {
                             return commands.handle(request, peer);
                           });
+    review.finishInterruptedReleases();  // before anything is delivered
     control.start();
     scheduler.start(std::move(recovered));
 

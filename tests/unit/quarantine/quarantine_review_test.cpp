@@ -6,6 +6,7 @@
 #include "core/quarantine/quarantine_review.hpp"
 
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <asio/co_spawn.hpp>
@@ -184,6 +185,42 @@ TEST_F(QuarantineReviewTest, ReleaseResumedAfterACrashNeverQueuesTwice) {
   EXPECT_TRUE(queued_.empty());  // the scheduler recovered it at start already
   EXPECT_FALSE(store_.read(id).has_value());
   EXPECT_EQ(auditLines().size(), 1U);
+}
+
+TEST_F(QuarantineReviewTest, StartUpCompletesReleasesACrashInterrupted) {
+  asio::thread_pool blocking(1);
+  QuarantineReview review(
+      store_, spool_, audit_, [this] { return pipeline_; }, blocking,
+      [this](queue::QueuedMessage m) { queued_.push_back(std::move(m)); });
+  const auto untouched = quarantine();
+  EXPECT_EQ(review.finishInterruptedReleases(), 0U);
+  EXPECT_TRUE(store_.read(untouched).has_value());
+
+  // Crashed after the queue commit, before the audit line: the line is written at start-up.
+  const auto before_audit = quarantine();
+  spool_.commit(queue::QueuedMessage::fromJson(store_.read(before_audit)->at("envelope")), "m");
+  // Crashed after the audit line, before the quarantined copy went: no second line.
+  const auto after_audit = quarantine();
+  spool_.commit(queue::QueuedMessage::fromJson(store_.read(after_audit)->at("envelope")), "m");
+  audit_.append(reviewAuditLine("release", *store_.read(after_audit), who_,
+                                std::chrono::system_clock::now()));
+
+  EXPECT_EQ(review.finishInterruptedReleases(), 2U);
+  EXPECT_FALSE(store_.read(before_audit).has_value());
+  EXPECT_FALSE(store_.read(after_audit).has_value());
+  EXPECT_TRUE(store_.read(untouched).has_value());
+  std::map<std::string, std::vector<std::string>> operators;
+  for (const auto& line : auditLines()) {
+    operators[line["queue_id"]].push_back(line["operator"]);
+  }
+  EXPECT_EQ(operators[before_audit], std::vector<std::string>{"(unknown)"});
+  EXPECT_EQ(operators[after_audit], std::vector<std::string>{"alice"});
+  EXPECT_TRUE(operators[untouched].empty());
+  // Once the queued copy is delivered (gone from the queue), nothing can release it again.
+  spool_.remove(*queue::QueueId::parse(after_audit));
+  EXPECT_EQ(run([&](QuarantineReview& r) { return r.release(after_audit, {}, who_); }).status,
+            Status::kNotFound);
+  blocking.join();
 }
 
 TEST_F(QuarantineReviewTest, FailingOutboundStageKeepsTheMessageQuarantined) {
