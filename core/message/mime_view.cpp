@@ -183,7 +183,7 @@ class MimeViewBuilder {
   }
 
   void parseMessage(std::string_view bytes, std::size_t depth, bool top) {
-    gmime::Ptr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(bytes.data(), bytes.size()));
+    gmime::Ptr<GMimeStream> stream = gmime::borrowedMemoryStream(bytes);
     gmime::Ptr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
     gmime::Ptr<GMimeMessage> message(g_mime_parser_construct_message(parser.get(), options_.get()));
     if (!message) {
