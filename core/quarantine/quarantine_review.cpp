@@ -155,12 +155,14 @@ asio::awaitable<ReviewOutcome> QuarantineReview::releaseClaimed(const std::strin
     }
     co_return failed("outbound stages refused the message (" + why + "); it stays quarantined");
   }
-  const std::string data = outbound.headerBlock() + *message;
-  queued.size = data.size();
+  const std::string prefix = outbound.headerBlock();
+  queued.size = prefix.size() + message->size();
 
   const nlohmann::json line = releaseLine(*record, request, queued.envelope.rcpt_to, to, outbound);
-  const bool resumed = co_await runBlocking(
-      blocking_, [this, &id, &queued, &data, &line] { return commit(id, queued, data, line); });
+  const bool resumed =
+      co_await runBlocking(blocking_, [this, &id, &queued, &prefix, &message, &line] {
+        return commit(id, queued, prefix, *message, line);
+      });
   spdlog::info("quarantine release id={} operator={} added_headers={}", id, request.operator_user,
                outbound.add_headers.size());
   if (!resumed) {
@@ -170,11 +172,12 @@ asio::awaitable<ReviewOutcome> QuarantineReview::releaseClaimed(const std::strin
 }
 
 bool QuarantineReview::commit(const std::string& id, const queue::QueuedMessage& queued,
-                              const std::string& data, const nlohmann::json& line) {
+                              std::string_view prefix, std::string_view message,
+                              const nlohmann::json& line) {
   // An earlier release that crashed after its queue commit: finish it, never queue twice.
   const bool already_queued = spool_.exists(queued.id);
   if (!already_queued) {
-    spool_.commit(queued, data);
+    spool_.commit(queued, message, prefix);
   }
   try {
     audit_.append(line);

@@ -79,8 +79,8 @@ class QuarantineReview {
                                                 const ReviewRequest& request);
   // Blocking: queue commit, audit line, removal from quarantine. True when an earlier,
   // interrupted release had already queued the message.
-  bool commit(const std::string& id, const queue::QueuedMessage& queued, const std::string& data,
-              const nlohmann::json& line);
+  bool commit(const std::string& id, const queue::QueuedMessage& queued, std::string_view prefix,
+              std::string_view message, const nlohmann::json& line);
   asio::awaitable<ReviewOutcome> removeClaimed(const std::string& id, const ReviewRequest& request);
 
   QuarantineStore& store_;

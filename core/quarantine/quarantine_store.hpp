@@ -22,8 +22,10 @@ class QuarantineStore {
   // Creates <spool>/quarantine and <spool>/tmp if needed. Throws IoError.
   explicit QuarantineStore(const std::filesystem::path& spool_dir);
 
+  // Stores prefix + message (prefix: header fields the relay adds in front) and the record.
   // Throws IoError (diskFull() for ENOSPC); leaves nothing behind on failure.
-  void store(const std::string& id, std::string_view message, const nlohmann::json& record);
+  void store(const std::string& id, std::string_view message, const nlohmann::json& record,
+             std::string_view prefix = {});
   // Removes a stored message (record first); false if it was not there.
   bool remove(const std::string& id);
 

@@ -54,11 +54,11 @@ std::filesystem::path Spool::recordPath(const QueueId& id) const {
   return queue_ / (id.str() + ".env");
 }
 
-void Spool::commit(const QueuedMessage& record, std::string_view message) {
+void Spool::commit(const QueuedMessage& record, std::string_view message, std::string_view prefix) {
   const std::string json = record.toJson().dump();
   // ID.env last: its rename is the commit point (recover() drops an ID.msg without one).
   commitFiles(tmp_, queue_,
-              {{record.id.str() + ".msg", message}, {record.id.str() + ".env", json}});
+              {{record.id.str() + ".msg", message, prefix}, {record.id.str() + ".env", json}});
 }
 
 void Spool::update(const QueuedMessage& record) {

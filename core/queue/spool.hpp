@@ -29,8 +29,9 @@ class Spool {
   explicit Spool(std::filesystem::path root);
 
   const std::filesystem::path& root() const { return root_; }
+  // Stores prefix + message as ID.msg (prefix: header fields the relay adds in front).
   // Throws IoError (diskFull() for ENOSPC) and leaves nothing behind on failure.
-  void commit(const QueuedMessage& record, std::string_view message);
+  void commit(const QueuedMessage& record, std::string_view message, std::string_view prefix = {});
   // Atomically replaces the stored delivery state.
   void update(const QueuedMessage& record);
   // Removes a message (its record first, so a crash in between leaves an uncommitted leftover).

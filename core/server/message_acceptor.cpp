@@ -119,9 +119,10 @@ asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& enve
     co_return smtp::Reply{451, "4.7.1", "Message deferred by policy, try again later"};
   }
 
-  std::string data = receivedHeader(envelope, config_.hostname, id.str());
-  data += verdict.headerBlock();
-  data += message;
+  // What the relay adds in front; stored before the message without joining them in memory.
+  const std::string prefix =
+      receivedHeader(envelope, config_.hostname, id.str()) + verdict.headerBlock();
+  const StoredBytes data{prefix, message};
   if (verdict.action == filters::Action::kQuarantine) {
     auto stored = record;
     stored["id"] = id.str();
@@ -141,11 +142,12 @@ asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& enve
 
 asio::awaitable<smtp::Reply> MessageAcceptor::quarantine(const queue::QueueId& id,
                                                          const Envelope& envelope,
-                                                         const std::string& data,
+                                                         const StoredBytes& data,
                                                          const nlohmann::json& stored) {
   try {
-    co_await runBlocking(
-        blocking_, [this, &id, &data, &stored] { quarantine_.store(id.str(), data, stored); });
+    co_await runBlocking(blocking_, [this, &id, &data, &stored] {
+      quarantine_.store(id.str(), data.message, stored, data.prefix);
+    });
   } catch (const IoError& e) {
     co_return storageFailure(e, envelope);
   }
@@ -159,11 +161,12 @@ asio::awaitable<smtp::Reply> MessageAcceptor::quarantine(const queue::QueueId& i
 
 asio::awaitable<smtp::Reply> MessageAcceptor::enqueue(const queue::QueueId& id,
                                                       const Envelope& envelope,
-                                                      const std::string& data,
+                                                      const StoredBytes& data,
                                                       const nlohmann::json& record) {
   auto queued = queue::QueuedMessage::fromEnvelope(id, envelope, data.size());
   try {
-    co_await runBlocking(blocking_, [this, &queued, &data] { spool_.commit(queued, data); });
+    co_await runBlocking(
+        blocking_, [this, &queued, &data] { spool_.commit(queued, data.message, data.prefix); });
   } catch (const IoError& e) {
     co_return storageFailure(e, envelope);
   }

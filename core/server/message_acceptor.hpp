@@ -32,6 +32,14 @@ using PipelineSlot = std::atomic<std::shared_ptr<const filters::Pipeline>>;
 std::string receivedHeader(const Envelope& env, const std::string& hostname,
                            const std::string& queue_id);
 
+// The bytes an accepted message is stored as: the header fields the relay adds, then the message
+// as received, kept apart so that a large message is never copied to join them.
+struct StoredBytes {
+  std::string_view prefix;
+  std::string_view message;
+  std::size_t size() const { return prefix.size() + message.size(); }
+};
+
 class MessageAcceptor : public smtp::MessageHandler {
  public:
   using QueuedCallback = std::function<void(queue::QueuedMessage)>;
@@ -47,9 +55,9 @@ class MessageAcceptor : public smtp::MessageHandler {
   asio::awaitable<bool> audited(const nlohmann::json& record);
   // Store in the quarantine area / the delivery queue, record the verdict, answer.
   asio::awaitable<smtp::Reply> quarantine(const queue::QueueId& id, const Envelope& envelope,
-                                          const std::string& data, const nlohmann::json& stored);
+                                          const StoredBytes& data, const nlohmann::json& stored);
   asio::awaitable<smtp::Reply> enqueue(const queue::QueueId& id, const Envelope& envelope,
-                                       const std::string& data, const nlohmann::json& record);
+                                       const StoredBytes& data, const nlohmann::json& record);
 
   const Config& config_;
   queue::Spool& spool_;

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace relayguard {
@@ -36,33 +37,31 @@ class Fd {
   int fd_;
 };
 
-}  // namespace
-
-bool IoError::diskFull() const {
-  return errno_ == ENOSPC || errno_ == EDQUOT;
-}
-
-void writeFileSynced(const std::filesystem::path& path, std::string_view data, unsigned mode,
-                     Existing existing) {
+// Writes every piece in order, then fsyncs; on failure removes the file.
+void writePiecesSynced(const std::filesystem::path& path,
+                       std::initializer_list<std::string_view> pieces, unsigned mode,
+                       Existing existing) {
   const int flags = existing == Existing::kNew ? O_EXCL | O_NOFOLLOW : O_TRUNC;
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | flags, mode));
   if (fd.get() < 0) {
     fail("cannot create", path, errno);
   }
-  const char* p = data.data();
-  size_t left = data.size();
-  while (left > 0) {
-    const ssize_t n = ::write(fd.get(), p, left);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
+  for (const std::string_view piece : pieces) {
+    const char* p = piece.data();
+    size_t left = piece.size();
+    while (left > 0) {
+      const ssize_t n = ::write(fd.get(), p, left);
+      if (n < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        const int err = errno;
+        ::unlink(path.c_str());
+        fail("cannot write", path, err);
       }
-      const int err = errno;
-      ::unlink(path.c_str());
-      fail("cannot write", path, err);
+      p += n;
+      left -= static_cast<size_t>(n);
     }
-    p += n;
-    left -= static_cast<size_t>(n);
   }
   if (::fdatasync(fd.get()) != 0) {
     const int err = errno;
@@ -74,6 +73,17 @@ void writeFileSynced(const std::filesystem::path& path, std::string_view data, u
     ::unlink(path.c_str());
     fail("cannot close", path, err);
   }
+}
+
+}  // namespace
+
+bool IoError::diskFull() const {
+  return errno_ == ENOSPC || errno_ == EDQUOT;
+}
+
+void writeFileSynced(const std::filesystem::path& path, std::string_view data, unsigned mode,
+                     Existing existing) {
+  writePiecesSynced(path, {data}, mode, existing);
 }
 
 void fsyncDirectory(const std::filesystem::path& dir) {
@@ -109,7 +119,7 @@ void commitFiles(const std::filesystem::path& tmp_dir, const std::filesystem::pa
   std::size_t renamed = 0;
   try {
     for (const auto& f : files) {
-      writeFileSynced(tmp_dir / f.name, f.data);
+      writePiecesSynced(tmp_dir / f.name, {f.prefix, f.data}, 0600, Existing::kReplace);
     }
     for (const auto& f : files) {
       const auto from = tmp_dir / f.name;
@@ -136,7 +146,13 @@ std::string readFile(const std::filesystem::path& path) {
   if (fd.get() < 0) {
     fail("cannot open", path, errno);
   }
+  // Sized up front: growing a string by doubling would hold up to twice a large message while
+  // it reallocates. The loop still reads to EOF, whatever the size says.
+  struct stat st {};
   std::string out;
+  if (::fstat(fd.get(), &st) == 0 && st.st_size > 0) {
+    out.reserve(static_cast<std::size_t>(st.st_size));
+  }
   char buf[65536];
   for (;;) {
     const ssize_t n = ::read(fd.get(), buf, sizeof buf);

@@ -44,6 +44,9 @@ void fsyncDirectory(const std::filesystem::path& dir);
 struct FileToCommit {
   std::string name;  // file name within dir (and, temporarily, within tmp_dir)
   std::string_view data;
+  // Written before data: lines the relay adds in front of a message as received, without first
+  // joining the two in memory (a 25 MiB message would be held twice).
+  std::string_view prefix = {};
 };
 void commitFiles(const std::filesystem::path& tmp_dir, const std::filesystem::path& dir,
                  const std::vector<FileToCommit>& files);

@@ -117,6 +117,14 @@ TEST(Spool, CommitThenReadBack) {
   EXPECT_EQ(back->next_attempt, fromUnixSeconds(1700000000));
 }
 
+TEST(Spool, StoresTheAddedHeadersInFrontOfTheMessage) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  const auto record = makeRecord();
+  spool.commit(record, "Subject: t\r\n\r\nbody\r\n", "Received: from x\r\n");
+  EXPECT_EQ(spool.readMessage(record.id), "Received: from x\r\nSubject: t\r\n\r\nbody\r\n");
+}
+
 TEST(Spool, CommitsNullSenderAndEmptyMessage) {
   test::TempDir dir;
   Spool spool(dir.path());

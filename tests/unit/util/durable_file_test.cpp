@@ -66,8 +66,8 @@ TEST(DurableFile, CommitsSeveralFilesOrNone) {
   TempDir dir;
   fs::create_directories(dir.path() / "tmp");
   fs::create_directories(dir.path() / "out");
-  commitFiles(dir.path() / "tmp", dir.path() / "out", {{"a", "A"}, {"b", "B"}});
-  EXPECT_EQ(readFile(dir.path() / "out" / "a"), "A");
+  commitFiles(dir.path() / "tmp", dir.path() / "out", {{"a", "A", "prefix:"}, {"b", "B"}});
+  EXPECT_EQ(readFile(dir.path() / "out" / "a"), "prefix:A");
   EXPECT_EQ(readFile(dir.path() / "out" / "b"), "B");
   EXPECT_TRUE(fs::is_empty(dir.path() / "tmp"));
 
