@@ -13,18 +13,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/util/base64.hpp"
+
 namespace relayguard::signing {
 namespace {
 
 constexpr std::size_t kMaxKeyFileBytes = 64 * 1024;
-
-std::string base64(const unsigned char* data, std::size_t len) {
-  std::string out(4 * ((len + 2) / 3) + 1, '\0');
-  const int n =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(len));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
 
 struct BioFree {
   void operator()(BIO* b) const noexcept { BIO_free(b); }
@@ -186,14 +180,14 @@ std::string dnsRecordFor(EVP_PKEY* key, DkimAlgorithm algorithm) {
     if (EVP_PKEY_get_raw_public_key(key, raw, &len) != 1 || len != sizeof raw) {
       throw KeyError("cannot extract the Ed25519 public key");
     }
-    return "v=DKIM1; k=ed25519; p=" + base64(raw, len);
+    return "v=DKIM1; k=ed25519; p=" + encodeBase64({reinterpret_cast<const char*>(raw), len});
   }
   unsigned char* der = nullptr;
   const int len = i2d_PUBKEY(key, &der);
   if (len <= 0) {
     throw KeyError("cannot encode the RSA public key");
   }
-  std::string p = base64(der, static_cast<std::size_t>(len));
+  std::string p = encodeBase64({reinterpret_cast<const char*>(der), static_cast<std::size_t>(len)});
   OPENSSL_free(der);
   return "v=DKIM1; k=rsa; p=" + p;
 }

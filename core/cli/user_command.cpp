@@ -8,7 +8,6 @@
 #include <iterator>
 
 #include <fcntl.h>
-#include <openssl/crypto.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 #include "core/cli/commands.hpp"
 #include "core/config/config.hpp"
 #include "core/util/file_lock.hpp"
+#include "core/util/secret.hpp"
 
 namespace relayguard::cli {
 namespace {
@@ -51,7 +51,7 @@ int addUser(const Config& config, const std::string& name) {
     return fail("user add: no password on stdin (echo the password | relayguard user add NAME)");
   }
   const std::string hash = auth::hashPassword(password);
-  OPENSSL_cleanse(password.data(), password.size());
+  wipeSecret(password);
   const FileLock lock = lockUsers(file);
   auto users = auth::UsersFile::load(file);
   const bool added = users.set(name, hash);

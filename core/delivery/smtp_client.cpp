@@ -40,13 +40,13 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <fmt/format.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include "core/util/base64.hpp"
+#include "core/util/secret.hpp"
 #include "core/util/strings.hpp"
 
 namespace relayguard::delivery {
@@ -196,21 +196,6 @@ Extensions parseEhlo(const ServerReply& reply) {
     }
   }
   return ext;
-}
-
-std::string base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()),
-                                static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-// Overwrites a string that held a secret before its memory is released.
-void wipe(std::string& secret) {
-  OPENSSL_cleanse(secret.data(), secret.size());
-  secret.clear();
 }
 
 // Command arguments come from our own strict parsers; refuse anything that could end a command
@@ -1006,15 +991,15 @@ asio::awaitable<bool> SmtpClient::Impl::authenticate(Connection& connection,
     token += credentials.username;
     token += '\0';
     token += credentials.password;
-    std::string encoded = base64(token);
-    wipe(token);
+    std::string encoded = encodeBase64(token);
+    wipeSecret(token);
     line.reserve(encoded.size() + 13);
     line += "AUTH PLAIN ";
     line += encoded;
     line += "\r\n";
-    wipe(encoded);
+    wipeSecret(encoded);
     const bool sent = co_await connection.send(line, settings.command_timeout);
-    wipe(line);
+    wipeSecret(line);
     if (sent) {
       reply = co_await connection.readReply(settings.command_timeout);
     }
@@ -1029,10 +1014,10 @@ asio::awaitable<bool> SmtpClient::Impl::authenticate(Connection& connection,
       if (!reply || reply->code != 334) {
         break;
       }
-      line = base64(*secret);
+      line = encodeBase64(*secret);
       line += "\r\n";
       const bool answered = co_await connection.send(line, settings.command_timeout);
-      wipe(line);
+      wipeSecret(line);
       reply.reset();
       if (answered) {
         reply = co_await connection.readReply(settings.command_timeout);

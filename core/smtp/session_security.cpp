@@ -9,12 +9,13 @@
 // memory once checked.
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
-#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 #include "core/auth/authenticator.hpp"
 #include "core/auth/sasl.hpp"
 #include "core/smtp/session.hpp"
+#include "core/util/base64.hpp"
+#include "core/util/secret.hpp"
 #include "core/util/strings.hpp"
 
 namespace relayguard::smtp {
@@ -24,14 +25,6 @@ constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 Reply r(int code, std::string enhanced, std::string text) {
   return Reply{code, std::move(enhanced), std::move(text)};
-}
-
-// Overwrites a secret before its memory is released.
-void wipe(std::string& secret) {
-  if (!secret.empty()) {
-    OPENSSL_cleanse(secret.data(), secret.size());
-  }
-  secret.clear();
 }
 
 // LOGIN's challenges: base64 of "Username:" and "Password:".
@@ -128,8 +121,8 @@ asio::awaitable<Session::AuthRead> Session::authExchange(std::string_view challe
     const bool end = clientError(r(501, "5.0.0", "Authentication cancelled"));
     co_return end ? AuthRead::kEnd : AuthRead::kCancelled;
   }
-  auto decoded = auth::decodeBase64(line);
-  wipe(line);
+  auto decoded = decodeBase64(line);
+  wipeSecret(line);
   if (!decoded) {
     const bool end = clientError(r(501, "5.5.2", "Cannot decode the response (base64 expected)"));
     co_return end ? AuthRead::kEnd : AuthRead::kRefused;
@@ -172,7 +165,7 @@ asio::awaitable<bool> Session::onAuth(std::string_view arg) {
   std::optional<std::string> initial;
   if (words.size() == 2) {
     std::string_view text = words[1];
-    auto decoded = text == "=" ? std::optional<std::string>("") : auth::decodeBase64(text);
+    auto decoded = text == "=" ? std::optional<std::string>("") : decodeBase64(text);
     if (!decoded) {
       co_return !clientError(r(501, "5.5.2", "Cannot decode the response (base64 expected)"));
     }
@@ -189,7 +182,7 @@ asio::awaitable<bool> Session::onAuth(std::string_view arg) {
       }
     }
     auto creds = auth::parsePlain(message);
-    wipe(message);
+    wipeSecret(message);
     if (!creds) {
       co_return !clientError(r(501, "5.5.2", "Malformed PLAIN response"));
     }
@@ -225,7 +218,7 @@ asio::awaitable<bool> Session::authWith(std::string_view mechanism, const std::s
   } else {
     result = co_await settings_.authenticator->authenticate(client_ip_, user, password, mechanism);
   }
-  wipe(password);
+  wipeSecret(password);
   if (result.outcome == auth::Authenticator::Outcome::kOk) {
     auth_user_ = user;
     reply(r(235, "2.7.0", "Authentication successful"));

@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include "core/auth/sasl.hpp"
+#include "core/util/base64.hpp"
 #include "tests/integration/relay_harness.hpp"
 #include "tests/support/test_certificates.hpp"
 
@@ -84,7 +84,7 @@ bool hasLine(const SmtpReply& r, const std::string& line) {
 }
 
 std::string b64(const std::string& s) {
-  return auth::encodeBase64(s);
+  return encodeBase64(s);
 }
 
 TEST_F(TlsAuthTest, SubmissionNeedsStartTlsThenAuthAndRecordsTheUser) {

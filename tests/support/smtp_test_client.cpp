@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/auth/sasl.hpp"
+#include "core/util/base64.hpp"
 
 namespace relayguard::test {
 namespace {
@@ -300,7 +300,7 @@ std::string SmtpTestClient::tlsVersion() const {
 
 SmtpReply SmtpTestClient::authPlain(const std::string& user, const std::string& password) {
   const std::string message = std::string(1, '\0') + user + std::string(1, '\0') + password;
-  return command("AUTH PLAIN " + auth::encodeBase64(message));
+  return command("AUTH PLAIN " + encodeBase64(message));
 }
 
 SmtpReply SmtpTestClient::readReply() {
