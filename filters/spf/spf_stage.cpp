@@ -62,15 +62,33 @@ struct SpfStage::Cache {
     std::lock_guard lock(mutex);
     const auto now = Clock::now();
     if (entries.size() + 2 > max_entries) {
-      std::erase_if(entries, [now](const auto& e) { return e.second.expires <= now; });
-      if (entries.size() + 2 > max_entries) {
-        entries.clear();
-      }
+      makeRoom(now, max_entries);
     }
     entries[key] = Entry{outcome, now + ttl};
     if (outcome.sender_dependent) {
       entries[key + "\n" + sender] = Entry{outcome, now + ttl};
     }
+  }
+
+  // Drops what has expired and, if that is not enough, the tenth of the entries closest to
+  // expiry (one O(n) pass buys room for many inserts; emptying the whole cache would send every
+  // sender back to DNS at once).
+  void makeRoom(Clock::time_point now, std::size_t max_entries) {
+    std::erase_if(entries, [now](const auto& e) { return e.second.expires <= now; });
+    if (entries.size() + 2 <= max_entries) {
+      return;
+    }
+    std::vector<Clock::time_point> expiries;
+    expiries.reserve(entries.size());
+    for (const auto& [key, entry] : entries) {
+      expiries.push_back(entry.expires);
+    }
+    const std::size_t drop =
+        std::min(entries.size(), std::max<std::size_t>(2, entries.size() / 10));
+    std::nth_element(expiries.begin(), expiries.begin() + static_cast<std::ptrdiff_t>(drop - 1),
+                     expiries.end());
+    const Clock::time_point cutoff = expiries[drop - 1];
+    std::erase_if(entries, [cutoff](const auto& e) { return e.second.expires <= cutoff; });
   }
 
   std::mutex mutex;

@@ -4,6 +4,8 @@
 // per-(domain, address) result cache and its per-sender form, and config errors.
 #include "filters/spf/spf_stage.hpp"
 
+#include <thread>
+
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/thread_pool.hpp>
@@ -150,6 +152,42 @@ TEST_F(SpfStageTest, PoliciesUsingTheLocalPartAreCachedPerSender) {
   EXPECT_EQ(rule(run(*p, "alice@local.test")), "spf-pass");
   EXPECT_EQ(rule(run(*p, "bob@local.test")), "spf-fail");
   EXPECT_EQ(rule(run(*p, "alice@local.test")), "spf-pass");
+}
+
+TEST_F(SpfStageTest, AFullCacheDropsTheEntriesClosestToExpiryNotEverything) {
+  SpfStage::Options options;
+  options.egress_ips = {"192.0.2.10"};
+  options.max_cache_entries = 10;
+  const SpfStage stage(options);
+  auto check = [&](const std::string& domain) {
+    Envelope env = test::testEnvelope();
+    env.mail_from = *Address::parseMailbox("app@" + domain);
+    const std::string raw = "Subject: hi\r\n\r\nbody\r\n";
+    const MessageView view(env, raw);
+    asio::io_context io;
+    asio::thread_pool blocking(1);
+    StageContext ctx{blocking, &zone, "relay.example.test"};
+    auto future = asio::co_spawn(io, stage.run(view, ctx), asio::use_future);
+    io.run();
+    blocking.join();
+    return future.get().findings.at(0).rule;
+  };
+  for (int i = 0; i < 12; ++i) {
+    const std::string domain = "d" + std::to_string(i) + ".test";
+    zone.add(domain, dns::RrType::kTxt, "v=spf1 ip4:192.0.2.10 -all");
+    EXPECT_EQ(check(domain), "spf-pass");
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // distinct expiry times
+  }
+  EXPECT_EQ(stage.evaluations(), 12U);
+  // Each eviction dropped the two entries closest to expiry (d0 to d3); the eight newest are
+  // still cached: no new evaluation for them (emptying the cache would have kept only d9 on) ...
+  for (int i = 4; i < 12; ++i) {
+    EXPECT_EQ(check("d" + std::to_string(i) + ".test"), "spf-pass");
+  }
+  EXPECT_EQ(stage.evaluations(), 12U);
+  // ... while the oldest went first.
+  EXPECT_EQ(check("d0.test"), "spf-pass");
+  EXPECT_EQ(stage.evaluations(), 13U);
 }
 
 TEST_F(SpfStageTest, ConfigErrorsNameTheKey) {
