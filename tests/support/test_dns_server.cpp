@@ -46,7 +46,10 @@ TestDnsServer::TestDnsServer(const std::filesystem::path& dir, const nlohmann::j
 void TestDnsServer::update(const nlohmann::json& zone) {
   writeZone(zone_file_, zone);
   process_->signal(SIGHUP);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const std::string done = "RELOADED " + std::to_string(++reloads_) + "\n";
+  if (!process_->waitForLog(done, std::chrono::seconds(10))) {
+    throw std::runtime_error("test DNS server did not reload its zone: " + process_->log());
+  }
 }
 
 }  // namespace relayguard::test

@@ -20,13 +20,14 @@ class TestDnsServer {
   TestDnsServer(const std::filesystem::path& dir, const nlohmann::json& zone);
   std::uint16_t port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-  // Rewrites the zone file and makes the server re-read it.
+  // Rewrites the zone file and returns once the server has re-read it.
   void update(const nlohmann::json& zone);
 
  private:
   std::filesystem::path zone_file_;
   std::unique_ptr<ChildProcess> process_;
   std::uint16_t port_ = 0;
+  unsigned reloads_ = 0;  // SIGHUPs sent: update() waits for the server to report each
 };
 
 }  // namespace relayguard::test

@@ -141,7 +141,14 @@ def main():
     if "--port" in sys.argv:
         port = int(sys.argv[sys.argv.index("--port") + 1])
     zone = Zone(sys.argv[1])
-    signal.signal(signal.SIGHUP, lambda *_: zone.load())
+    reloads = [0]
+
+    def reload(*_):
+        zone.load()
+        reloads[0] += 1
+        print("RELOADED %d" % reloads[0], flush=True)  # TestDnsServer::update() waits for it
+
+    signal.signal(signal.SIGHUP, reload)
     serve(zone, port)
     return 0
 
