@@ -2,10 +2,9 @@
 // quarantine_review.hpp).
 #include "core/quarantine/quarantine_review.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include "core/message/message_view.hpp"
 #include "core/util/blocking.hpp"
+#include "core/util/log_event.hpp"
 
 namespace relayguard {
 
@@ -123,7 +122,7 @@ asio::awaitable<ReviewOutcome> QuarantineReview::release(std::string id, std::ve
   try {
     co_return co_await releaseClaimed(id, to, request);
   } catch (const std::exception& e) {
-    spdlog::error("quarantine release of {} failed: {}", id, e.what());
+    log::error("release_failed", {{"id", id}, {"error", e.what()}});
     co_return failed(e.what());
   }
 }
@@ -160,8 +159,9 @@ asio::awaitable<ReviewOutcome> QuarantineReview::releaseClaimed(const std::strin
   const nlohmann::json line = releaseLine(*record, request, queued.envelope.rcpt_to, to, outbound);
   const bool resumed = co_await runBlocking(
       blocking_, [this, &id, &queued, &data, &line] { return commit(id, queued, data, line); });
-  spdlog::info("quarantine release id={} operator={} added_headers={}", id, request.operator_user,
-               outbound.add_headers.size());
+  log::info("released", {{"id", id},
+                         {"operator", request.operator_user},
+                         {"added_headers", outbound.add_headers.size()}});
   if (!resumed) {
     on_queued_(std::move(queued));
   }
@@ -195,7 +195,7 @@ asio::awaitable<ReviewOutcome> QuarantineReview::remove(std::string id, ReviewRe
   try {
     co_return co_await removeClaimed(id, request);
   } catch (const std::exception& e) {
-    spdlog::error("quarantine delete of {} failed: {}", id, e.what());
+    log::error("delete_failed", {{"id", id}, {"error", e.what()}});
     co_return failed(e.what());
   }
 }
@@ -215,7 +215,7 @@ asio::awaitable<ReviewOutcome> QuarantineReview::removeClaimed(const std::string
   if (!found) {
     co_return ReviewOutcome{Status::kNotFound, "", 0, 0};
   }
-  spdlog::info("quarantine delete id={} operator={}", id, request.operator_user);
+  log::info("deleted", {{"id", id}, {"operator", request.operator_user}});
   co_return ReviewOutcome{};
 }
 

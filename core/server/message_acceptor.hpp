@@ -19,6 +19,7 @@
 
 #include "core/audit/audit_log.hpp"
 #include "core/config/config.hpp"
+#include "core/metrics/relay_metrics.hpp"
 #include "core/quarantine/quarantine_store.hpp"
 #include "core/queue/spool.hpp"
 #include "core/smtp/session.hpp"
@@ -32,12 +33,13 @@ using PipelineSlot = std::atomic<std::shared_ptr<const filters::Pipeline>>;
 std::string receivedHeader(const Envelope& env, const std::string& hostname,
                            const std::string& queue_id);
 
-class MessageAcceptor : public smtp::MessageHandler {
+class MessageAcceptor : public smtp::MessageHandler, private filters::StageObserver {
  public:
   using QueuedCallback = std::function<void(queue::QueuedMessage)>;
   MessageAcceptor(const Config& config, queue::Spool& spool, QuarantineStore& quarantine,
                   const PipelineSlot& pipeline, AuditLog& audit, asio::thread_pool& blocking,
-                  QueuedCallback on_queued, dns::Resolver* resolver = nullptr);
+                  QueuedCallback on_queued, dns::Resolver* resolver = nullptr,
+                  metrics::RelayMetrics* metrics = nullptr);
 
   asio::awaitable<smtp::Reply> handleMessage(const Envelope& envelope,
                                              const std::string& message) override;
@@ -50,6 +52,11 @@ class MessageAcceptor : public smtp::MessageHandler {
                                           const std::string& data, const nlohmann::json& stored);
   asio::awaitable<smtp::Reply> enqueue(const queue::QueueId& id, const Envelope& envelope,
                                        const std::string& data, const nlohmann::json& record);
+  // Stage timings from the pipeline (filters::StageObserver), into the metrics.
+  void stageDone(std::string_view stage, std::chrono::steady_clock::duration took) override;
+  // Counts the verdict, its findings and the pipeline's time (when metrics are kept).
+  void count(const filters::Verdict& verdict, std::chrono::steady_clock::duration took);
+  void countRefusal(std::string_view reason);
 
   const Config& config_;
   queue::Spool& spool_;
@@ -59,6 +66,7 @@ class MessageAcceptor : public smtp::MessageHandler {
   asio::thread_pool& blocking_;
   QueuedCallback on_queued_;
   dns::Resolver* resolver_;  // for stages that need DNS (spf)
+  metrics::RelayMetrics* metrics_;
 };
 
 }  // namespace relayguard
