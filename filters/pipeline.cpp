@@ -3,7 +3,7 @@
 
 #include <set>
 
-#include <spdlog/spdlog.h>
+#include "core/util/log_event.hpp"
 
 namespace relayguard::filters {
 
@@ -93,6 +93,7 @@ asio::awaitable<Verdict> Pipeline::runStages(const MessageView& message, StageCo
     }
     StageOutcome outcome;
     outcome.stage = std::string(entry.stage->name());
+    const auto started = std::chrono::steady_clock::now();
     try {
       StageResult result = co_await entry.stage->run(message, ctx);
       outcome.action = result.action;
@@ -105,8 +106,12 @@ asio::awaitable<Verdict> Pipeline::runStages(const MessageView& message, StageCo
       outcome.error = e.what();
       outcome.findings.push_back(
           Finding{outcome.stage, "", std::string("stage error: ") + e.what(), entry.on_error});
-      spdlog::error("stage {} failed: {} (on_error={})", outcome.stage, e.what(),
-                    toString(entry.on_error));
+      log::error(
+          "stage_failed",
+          {{"stage", outcome.stage}, {"error", e.what()}, {"on_error", toString(entry.on_error)}});
+    }
+    if (ctx.observer != nullptr) {
+      ctx.observer->stageDone(outcome.stage, std::chrono::steady_clock::now() - started);
     }
     verdict.action = strongest(verdict.action, outcome.action);
     verdict.stages.push_back(std::move(outcome));

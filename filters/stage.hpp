@@ -10,6 +10,7 @@
 // generation of rules (a SIGHUP reload builds new ones).
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,13 @@ struct StageResult {
   std::vector<HeaderField> add_headers;  // e.g. X-Relayguard-Tag, DKIM-Signature
 };
 
+// Receives each stage's running time (Pipeline::run). Called on whatever thread ran the stage.
+class StageObserver {
+ public:
+  virtual ~StageObserver() = default;
+  virtual void stageDone(std::string_view stage, std::chrono::steady_clock::duration took) = 0;
+};
+
 // The process's shared services a stage may use while it runs. Built by whoever runs the
 // pipeline (the SMTP server, `rules test`); the members after `blocking` may be absent (a
 // stage that needs one and finds nullptr throws, so its on_error applies).
@@ -56,6 +64,9 @@ struct StageContext {
   asio::thread_pool& blocking;
   dns::Resolver* resolver;    // the program's resolver (dns/), shared cache
   std::string_view hostname;  // our own EHLO name (Config::hostname)
+  // Told by the pipeline after each stage how long it ran (the relay's stage latency metrics);
+  // nullptr: nobody is timing.
+  StageObserver* observer = nullptr;
 };
 
 // kVerdict stages judge a message (antivirus, rules, SPF). kOutbound stages prepare an accepted

@@ -1,10 +1,9 @@
 // authenticator: users file, password checks, throttling and rate limits (see authenticator.hpp).
 #include "core/auth/authenticator.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include "core/auth/password_hash.hpp"
 #include "core/util/blocking.hpp"
+#include "core/util/log_event.hpp"
 
 namespace relayguard::auth {
 namespace {
@@ -40,10 +39,11 @@ Authenticator::Authenticator(const AccessConfig& access, asio::thread_pool& bloc
       dummy_hash_(hashPassword("relayguard dummy password, never valid")),
       users_(std::make_shared<const UsersFile>(UsersFile::load(access.users_file))) {
   if (users_->stamp().size < 0) {
-    spdlog::warn("users file {} does not exist yet: no one can authenticate (relayguard user add)",
-                 file_.string());
+    log::warn("users_file_missing",
+              {{"file", file_.string()},
+               {"detail", "no one can authenticate until `relayguard user add`"}});
   } else {
-    spdlog::info("users file {}: {} user(s)", file_.string(), users_->size());
+    log::info("users_loaded", {{"file", file_.string()}, {"users", users_->size()}});
   }
 }
 
@@ -57,11 +57,12 @@ void Authenticator::reload() {
     auto fresh = std::make_shared<const UsersFile>(UsersFile::load(file_));
     std::lock_guard lock(mutex_);
     users_ = std::move(fresh);
-    spdlog::info("users file {} reloaded: {} user(s)", file_.string(), users_->size());
+    log::info("users_reloaded", {{"file", file_.string()}, {"users", users_->size()}});
   } catch (const std::exception& e) {
     std::lock_guard lock(mutex_);
     refused_ = UsersFile::stampOf(file_);
-    spdlog::error("users file reload refused, the users in force stay: {}", e.what());
+    log::error("users_reload_refused",
+               {{"error", e.what()}, {"detail", "the users in force stay"}});
   }
 }
 
@@ -93,10 +94,13 @@ bool Authenticator::lockedOut(const std::string& client_ip) {
 Authenticator::Result Authenticator::fail(const std::string& client_ip, const std::string& user,
                                           std::string_view mechanism, std::string_view why) {
   const auto f = throttle_.recordFailure(client_ip);
-  spdlog::warn("auth failed client={} user=\"{}\" mechanism={} reason=\"{}\" failures={}",
-               client_ip, printableUser(user), mechanism, why, f.failures);
+  log::warn("auth_failed", {{"client", client_ip},
+                            {"user", printableUser(user)},
+                            {"mechanism", mechanism},
+                            {"reason", why},
+                            {"failures", f.failures}});
   if (f.locked_out) {
-    spdlog::warn("auth lockout client={} after {} failures", client_ip, f.failures);
+    log::warn("auth_lockout", {{"client", client_ip}, {"failures", f.failures}});
   }
   return Result{Outcome::kFailed, f.delay};
 }
@@ -106,16 +110,17 @@ asio::awaitable<Authenticator::Result> Authenticator::authenticate(const std::st
                                                                    const std::string& password,
                                                                    std::string_view mechanism) {
   if (throttle_.lockedOut(client_ip)) {
-    spdlog::warn("auth refused client={} user=\"{}\": locked out after too many failures",
-                 client_ip, printableUser(user));
+    log::warn("auth_refused", {{"client", client_ip},
+                               {"user", printableUser(user)},
+                               {"reason", "locked out after too many failures"}});
     co_return Result{Outcome::kLockedOut, {}};
   }
   const bool ok = co_await runBlocking(blocking_, [&] { return check(user, password); });
   if (!ok) {
     co_return fail(client_ip, user, mechanism, "bad user name or password");
   }
-  spdlog::info("auth ok client={} user=\"{}\" mechanism={}", client_ip, printableUser(user),
-               mechanism);
+  log::info("auth_ok",
+            {{"client", client_ip}, {"user", printableUser(user)}, {"mechanism", mechanism}});
   co_return Result{Outcome::kOk, {}};
 }
 

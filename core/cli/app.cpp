@@ -1,21 +1,19 @@
 // app: command-line parsing and dispatch for build/relayguard (see commands.hpp).
 #include <iostream>
 
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
-
 #include "core/cli/commands.hpp"
+#include "core/util/log_event.hpp"
 #include "core/util/time_format.hpp"
 #include "core/util/units.hpp"
 
 namespace relayguard::cli {
 
-void setUpLogging(const std::string& level) {
-  auto logger = spdlog::stderr_logger_mt("relayguard");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(level));
-  spdlog::flush_on(spdlog::level::info);
+void setUpLogging(const GlobalOptions& global) {
+  log::install(log::Format::kText, global.log_level.empty() ? "info" : global.log_level);
+}
+
+void applyLogConfig(const GlobalOptions& global, const LogConfig& config) {
+  log::install(config.format, global.log_level.empty() ? config.level : global.log_level);
 }
 
 int fail(const std::string& message) {
@@ -63,9 +61,9 @@ int runApp(int argc, char** argv) {
   app.fallthrough();
   GlobalOptions global;
   app.add_option("--config", global.config, "configuration file")->capture_default_str();
-  app.add_option("--log-level", global.log_level, "trace|debug|info|warn|error")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
-      ->capture_default_str();
+  app.add_option("--log-level", global.log_level,
+                 "trace|debug|info|warn|error (default: [log] level, else info)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   Runner run;
   addServeCommand(app, global, run);
   addCheckCommand(app, global, run);

@@ -17,7 +17,7 @@ namespace relayguard::cli {
 
 struct GlobalOptions {
   std::string config = "/etc/relayguard/relayguard.toml";
-  std::string log_level = "info";
+  std::string log_level;  // empty: [log] level, else info
 };
 
 using Runner = std::function<int()>;
@@ -45,8 +45,11 @@ std::unique_ptr<FileLock> lockIdleSpool(const Config& config);
 // it is neither. Empty stays empty.
 std::optional<std::string> timeBound(const std::string& text);
 
-// Sets up the stderr logger (UTC timestamps, one line per event).
-void setUpLogging(const std::string& level);
+// Sets up the stderr logger (log_event.hpp: UTC timestamps, one line per event), in text format
+// at --log-level (info when not given), before any config is read.
+void setUpLogging(const GlobalOptions& global);
+// Once the config is read: its [log] format and level (--log-level still wins).
+void applyLogConfig(const GlobalOptions& global, const LogConfig& log);
 // Prints "error: ..." style lines: the text of a ConfigError is already file:line:col: ...
 int fail(const std::string& message);
 

@@ -12,13 +12,14 @@ void addServeCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
       ->capture_default_str();
   cmd->callback([&global, &run, grace] {
     run = [&global, grace] {
-      setUpLogging(global.log_level);
+      setUpLogging(global);
       Config config;
       try {
         config = Config::load(global.config);
       } catch (const ConfigError& e) {
         return fail(e.what());
       }
+      applyLogConfig(global, config.log);
       ServeOptions options;
       options.shutdown_grace = std::chrono::seconds(*grace);
       return runRelayServer(config, options);

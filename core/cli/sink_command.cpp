@@ -7,13 +7,13 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/thread_pool.hpp>
-#include <spdlog/spdlog.h>
 
 #include "core/cli/commands.hpp"
 #include "core/queue/queue_id.hpp"
 #include "core/smtp/listener.hpp"
 #include "core/util/blocking.hpp"
 #include "core/util/durable_file.hpp"
+#include "core/util/log_event.hpp"
 
 namespace relayguard::cli {
 namespace {
@@ -43,11 +43,12 @@ class MaildirHandler : public smtp::MessageHandler {
         writeFileDurably(dir_ / ("." + id + ".tmp"), dir_ / (id + ".eml"), data, 0644);
       });
     } catch (const IoError& e) {
-      spdlog::error("sink: {}", e.what());
+      log::error("sink_store_failed", {{"error", e.what()}});
       co_return smtp::Reply{451, "4.3.0", "cannot store message"};
     }
-    spdlog::info("sink stored {}.eml from={} to={} size={}", id, env.mail_from.bracketed(), rcpts,
-                 message.size());
+    log::info(
+        "sink_stored",
+        {{"id", id}, {"from", env.mail_from.bracketed()}, {"to", rcpts}, {"size", message.size()}});
     co_return smtp::Reply{250, "2.0.0", "Ok: stored as " + id};
   }
 
@@ -88,7 +89,7 @@ int runSink(const SinkArgs& args) {
     listener.stop();
     io.stop();
   });
-  spdlog::info("sink ready: storing messages in {}", args.maildir);
+  log::info("sink_ready", {{"maildir", args.maildir}});
   std::thread second([&io] { io.run(); });
   io.run();
   second.join();
@@ -105,7 +106,7 @@ void addSinkCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
   cmd->add_option("--maildir", args->maildir, "folder to store messages in")->required();
   cmd->callback([&global, &run, args] {
     run = [&global, args] {
-      setUpLogging(global.log_level);
+      setUpLogging(global);
       return runSink(*args);
     };
   });

@@ -385,6 +385,50 @@ void loadPickup(Config& cfg, TomlReader& top, const std::filesystem::path& base)
   cfg.pickup = std::move(pickup);
 }
 
+bool isLoopback(const net::IpAddress& ip) {
+  static const auto v4 = net::Cidr::parse("127.0.0.0/8");
+  static const auto v6 = net::Cidr::parse("::1/128");
+  return v4->contains(ip) || v6->contains(ip);
+}
+
+void loadAdmin(Config& cfg, TomlReader& top) {
+  const toml::table* t = top.table("admin");
+  if (t == nullptr) {
+    return;
+  }
+  TomlReader r(*t, cfg.file);
+  AdminConfig admin;
+  if (auto address = r.string("address")) {
+    admin.address = endpointAt(r, r.keyPosition("address"), *address, "address");
+  }
+  admin.allow_remote = r.boolean("allow_remote").value_or(false);
+  const auto ip = net::IpAddress::parse(admin.address.host);
+  if (!ip) {
+    r.fail("address", "the admin listener binds to an IP address, not a name");
+  }
+  if (!isLoopback(*ip) && !admin.allow_remote) {
+    r.fail("address", "'" + admin.address.toString() +
+                          "' is not a loopback address; /metrics and /healthz have no "
+                          "authentication, so set allow_remote = true to expose them on purpose");
+  }
+  r.finish();
+  cfg.admin = admin;
+}
+
+void loadLog(Config& cfg, TomlReader& top) {
+  const toml::table* t = top.table("log");
+  if (t == nullptr) {
+    return;
+  }
+  TomlReader r(*t, cfg.file);
+  if (const auto format = r.choice("format", {"text", "json"})) {
+    cfg.log.format = *format == "json" ? log::Format::kJson : log::Format::kText;
+  }
+  cfg.log.level =
+      r.choice("level", {"trace", "debug", "info", "warn", "error"}).value_or(cfg.log.level);
+  r.finish();
+}
+
 void loadTls(Config& cfg, TomlReader& top, const std::filesystem::path& base) {
   const toml::table* t = top.table("tls");
   if (t == nullptr) {
@@ -506,6 +550,8 @@ Config Config::load(const std::filesystem::path& file) {
   loadDns(cfg, top);
   loadAudit(cfg, top, base);
   loadPickup(cfg, top, base);
+  loadAdmin(cfg, top);
+  loadLog(cfg, top);
   top.finish();
 
   for (const auto& l : cfg.listeners) {

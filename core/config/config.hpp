@@ -15,6 +15,7 @@
 #include "core/config/config_error.hpp"
 #include "core/net/endpoint.hpp"
 #include "core/net/ip_address.hpp"
+#include "core/util/log_event.hpp"
 
 namespace relayguard {
 
@@ -121,6 +122,19 @@ struct PickupConfig {
   std::chrono::seconds interval{1};
 };
 
+// [admin]: the HTTP listener for GET /metrics and GET /healthz (admin_server.hpp). Neither has
+// authentication, so a non-loopback address needs allow_remote = true.
+struct AdminConfig {
+  net::Endpoint address{"127.0.0.1", 9025};
+  bool allow_remote = false;
+};
+
+// [log]: the process log on stderr (core/util/log_event.hpp). `--log-level` overrides level.
+struct LogConfig {
+  log::Format format = log::Format::kText;
+  std::string level = "info";  // trace | debug | info | warn | error
+};
+
 struct Config {
   std::filesystem::path file;
   std::string hostname;
@@ -135,6 +149,8 @@ struct Config {
   DnsConfig dns;
   AuditConfig audit;
   std::optional<PickupConfig> pickup;
+  std::optional<AdminConfig> admin;  // absent: no admin listener
+  LogConfig log;
 
   // The first route whose domains match, or nullptr.
   const RouteConfig* routeFor(std::string_view domain) const;

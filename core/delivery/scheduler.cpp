@@ -9,11 +9,11 @@
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include "core/delivery/destination.hpp"
 #include "core/delivery/dsn.hpp"
 #include "core/util/blocking.hpp"
+#include "core/util/log_event.hpp"
 #include "core/util/strings.hpp"
 
 namespace relayguard::delivery {
@@ -59,7 +59,8 @@ std::string recipientList(const queue::QueuedMessage& m, const std::vector<std::
 }  // namespace
 
 Scheduler::Scheduler(asio::io_context& io, const Config& config, queue::Spool& spool,
-                     AuditLog& audit, asio::thread_pool& blocking, dns::Resolver& resolver)
+                     AuditLog& audit, asio::thread_pool& blocking, dns::Resolver& resolver,
+                     metrics::RelayMetrics* metrics)
     : config_(config),
       spool_(spool),
       audit_(audit),
@@ -67,7 +68,8 @@ Scheduler::Scheduler(asio::io_context& io, const Config& config, queue::Spool& s
       resolver_(resolver),
       strand_(asio::make_strand(io)),
       client_(std::make_unique<SmtpClient>(strand_, clientSettings(config))),
-      wake_(strand_) {
+      wake_(strand_),
+      metrics_(metrics) {
   for (const auto& route : config.routes) {
     route_security_.push_back(RouteSecurity::fromRoute(route));
   }
@@ -80,7 +82,7 @@ void Scheduler::start(std::vector<queue::QueuedMessage> recovered) {
     for (auto& m : recovered) {
       add(std::move(m));
     }
-    spdlog::info("queue recovered: {} message(s)", entries_.size());
+    log::info("queue_recovered", {{"messages", entries_.size()}});
     asio::co_spawn(strand_, loop(), logFailure("delivery scheduler"));
   });
 }
@@ -92,7 +94,39 @@ void Scheduler::schedule(const queue::QueuedMessage& message) {
 void Scheduler::add(queue::QueuedMessage message) {
   schedule(message);
   const queue::QueueId id = message.id;  // the key must not come from the moved-from record
-  entries_.insert_or_assign(id, Entry{std::move(message), false});
+  if (const auto old = entries_.find(id); old != entries_.end()) {
+    forget(old);
+  }
+  arrivals_.insert(message.envelope.received);
+  entries_.emplace(id, Entry{std::move(message), false});
+  publish();
+}
+
+void Scheduler::forget(std::map<queue::QueueId, Entry>::iterator it) {
+  if (const auto a = arrivals_.find(it->second.message.envelope.received); a != arrivals_.end()) {
+    arrivals_.erase(a);
+  }
+  entries_.erase(it);
+  publish();
+}
+
+void Scheduler::publish() {
+  if (metrics_ == nullptr) {
+    return;
+  }
+  metrics_->queueChanged(entries_.size(), arrivals_.empty()
+                                              ? std::nullopt
+                                              : std::optional<SystemTime>(*arrivals_.begin()));
+  metrics_->deliveriesInFlight(in_flight_);
+}
+
+void Scheduler::outcome(std::vector<nlohmann::json>& events, const queue::QueuedMessage& message,
+                        const queue::RecipientState& r, std::string_view result) {
+  events.push_back(deliveryEvent(message, r, result));
+  if (metrics_ != nullptr) {
+    const RouteConfig* route = config_.routeFor(r.address.domain());
+    metrics_->delivery(result, route ? route->name() : "none");
+  }
 }
 
 void Scheduler::enqueue(queue::QueuedMessage message) {
@@ -112,7 +146,7 @@ void Scheduler::flush() {
         schedule(e.message);
       }
     }
-    spdlog::info("queue flush: {} message(s) due now", due_.size());
+    log::info("queue_flush", {{"due", due_.size()}});
     wake_.cancel();
   });
 }
@@ -129,9 +163,9 @@ asio::awaitable<Scheduler::RemoveResult> Scheduler::remove(const queue::QueueId&
           co_return RemoveResult::kBusy;
         }
         due_.erase({it->second.message.next_attempt, id});
-        entries_.erase(it);
+        forget(it);
         co_await runBlocking(blocking_, [this, &id] { return spool_.remove(id); });
-        spdlog::info("removed id={} by operator request", id.str());
+        log::info("removed", {{"id", id.str()}, {"by", "operator request"}});
         co_return RemoveResult::kRemoved;
       },
       asio::use_awaitable);
@@ -159,8 +193,8 @@ asio::awaitable<void> Scheduler::stop(std::chrono::seconds grace) {
           co_await t.async_wait(kUseTuple);
         }
         if (in_flight_ > 0) {
-          spdlog::warn("{} delivery(ies) still in flight at shutdown; they stay queued",
-                       in_flight_);
+          log::warn("shutdown_in_flight",
+                    {{"deliveries", in_flight_}, {"detail", "they stay queued"}});
         }
         co_await client_->closeIdle();
       },
@@ -192,7 +226,7 @@ bool Scheduler::hasCapacity(const std::set<std::size_t>& routes) const {
 asio::awaitable<void> Scheduler::loop() {
   while (!stopping_) {
     const auto now = std::chrono::system_clock::now();
-    spdlog::debug("scheduler pass: {} due, {} in flight", due_.size(), in_flight_);
+    log::debug("scheduler_pass", {{"due", due_.size()}, {"in_flight", in_flight_}});
     std::size_t scanned = 0;
     for (auto it = due_.begin(); it != due_.end() && it->first <= now &&
                                  in_flight_ < config_.delivery.concurrency && scanned < kMaxScan;) {
@@ -210,6 +244,7 @@ asio::awaitable<void> Scheduler::loop() {
       it = due_.erase(it);
       entry->second.in_flight = true;
       ++in_flight_;
+      publish();
       for (std::size_t r : routes) {
         ++route_in_flight_[r];
       }
@@ -224,8 +259,9 @@ asio::awaitable<void> Scheduler::loop() {
 
 asio::awaitable<void> Scheduler::deliver(queue::QueueId id, std::set<std::size_t> routes) {
   queue::QueuedMessage message = entries_.at(id).message;
-  spdlog::debug("attempt id={} pending={} attempts={}", id.str(), message.pendingCount(),
-                message.attempts);
+  log::debug(
+      "attempt",
+      {{"id", id.str()}, {"pending", message.pendingCount()}, {"attempts", message.attempts}});
   bool done = false;
   std::vector<nlohmann::json> events;
   try {
@@ -250,7 +286,7 @@ asio::awaitable<void> Scheduler::deliver(queue::QueueId id, std::set<std::size_t
           auto& r = message.recipients[i];
           r.status = queue::RecipientStatus::kFailed;
           r.last_reply = "550 5.4.4 No route configured for domain " + r.address.domain();
-          events.push_back(deliveryEvent(message, r, "failed"));
+          outcome(events, message, r, "failed");
         }
         continue;
       }
@@ -265,10 +301,10 @@ asio::awaitable<void> Scheduler::deliver(queue::QueueId id, std::set<std::size_t
           r.last_reply = "expired after " + std::to_string(message.attempts) +
                          " attempt(s); last error: " +
                          (r.last_reply.empty() ? message.last_error : r.last_reply);
-          events.push_back(deliveryEvent(message, r, "expired"));
+          outcome(events, message, r, "expired");
         }
       }
-      spdlog::warn("expired id={} age exceeds max_age", id.str());
+      log::warn("expired", {{"id", id.str()}, {"reason", "age exceeds max_age"}});
     }
     co_await bounce(message, data, events);
     done = message.pendingCount() == 0;
@@ -278,14 +314,14 @@ asio::awaitable<void> Scheduler::deliver(queue::QueueId id, std::set<std::size_t
   } catch (const std::exception& e) {
     // The spool could not be read or written (deleted underneath us, disk trouble): keep the
     // message as it was and try again later.
-    spdlog::error("delivery of id={} failed locally: {}", id.str(), e.what());
+    log::error("delivery_failed_locally", {{"id", id.str()}, {"error", e.what()}});
     message.next_attempt =
         std::chrono::system_clock::now() + config_.delivery.retryDelay(message.attempts + 1);
   }
   const auto it = entries_.find(id);
   if (it != entries_.end()) {
     if (done) {
-      entries_.erase(it);
+      forget(it);
     } else {
       it->second.message = std::move(message);
       it->second.in_flight = false;
@@ -293,6 +329,7 @@ asio::awaitable<void> Scheduler::deliver(queue::QueueId id, std::set<std::size_t
     }
   }
   --in_flight_;
+  publish();
   for (std::size_t r : routes) {
     if (--route_in_flight_[r] == 0) {
       route_in_flight_.erase(r);
@@ -318,19 +355,21 @@ asio::awaitable<void> Scheduler::deliverGroup(queue::QueuedMessage& message,
   AttemptResult result;
   if (hops.error) {
     result.session_error = hops.error;  // null MX, no such domain, DNS failure
-    spdlog::info("no next hop id={} to={}: {}", message.id.str(), recipientList(message, rcpts),
-                 hops.error->oneLine());
+    log::info("no_next_hop", {{"id", message.id.str()},
+                              {"to", recipientList(message, rcpts)},
+                              {"reply", hops.error->oneLine()}});
   } else {
-    spdlog::debug("next hops id={} via {}", message.id.str(), hops.via);
+    log::debug("next_hops", {{"id", message.id.str()}, {"via", hops.via}});
   }
   for (const auto& host : hops.endpoints) {
-    spdlog::debug("connecting id={} relay={}", message.id.str(), host.toString());
+    log::debug("connecting", {{"id", message.id.str()}, {"relay", host.toString()}});
     result = co_await client_->deliver(host, out, route_security_.at(route.index));
     if (!(result.session_error && result.try_next_host)) {
       break;
     }
-    spdlog::info("next hop {} unavailable for id={}: {}", host.toString(), message.id.str(),
-                 result.session_error->oneLine());
+    log::info("next_hop_unavailable", {{"id", message.id.str()},
+                                       {"relay", host.toString()},
+                                       {"reply", result.session_error->oneLine()}});
   }
   for (std::size_t k = 0; k < rcpts.size(); ++k) {
     auto& r = message.recipients[rcpts[k]];
@@ -340,23 +379,20 @@ asio::awaitable<void> Scheduler::deliverGroup(queue::QueuedMessage& message,
                                   : smtp::Reply{451, "4.3.0", "no reply for this recipient"};
     r.last_reply = reply.oneLine();
     r.remote = result.remote;
-    events.push_back(deliveryEvent(message, r,
-                                   reply.positive()    ? "delivered"
-                                   : reply.permanent() ? "failed"
-                                                       : "deferred"));
+    const char* what = reply.positive() ? "delivered" : reply.permanent() ? "failed" : "deferred";
+    outcome(events, message, r, what);
     if (reply.positive()) {
       r.status = queue::RecipientStatus::kDelivered;
-      spdlog::info("delivered id={} to={} relay={} reply=\"{}\"", message.id.str(),
-                   r.address.bracketed(), result.remote, r.last_reply);
     } else if (reply.permanent()) {
       r.status = queue::RecipientStatus::kFailed;
-      spdlog::warn("failed id={} to={} relay={} reply=\"{}\"", message.id.str(),
-                   r.address.bracketed(), result.remote, r.last_reply);
     } else {
       message.last_error = r.last_reply;
-      spdlog::info("deferred id={} to={} relay={} reply=\"{}\"", message.id.str(),
-                   r.address.bracketed(), result.remote, r.last_reply);
     }
+    log::write(reply.permanent() ? spdlog::level::warn : spdlog::level::info, what,
+               {{"id", message.id.str()},
+                {"to", r.address.bracketed()},
+                {"relay", result.remote},
+                {"reply", r.last_reply}});
   }
 }
 
@@ -381,11 +417,15 @@ asio::awaitable<void> Scheduler::bounce(queue::QueuedMessage& message, const std
                           {"queue_id", message.id.str()},
                           {"mail_from", message.envelope.mail_from.str()},
                           {"rcpt_to", failed_rcpts}};
+  if (metrics_ != nullptr) {
+    metrics_->bounce(!message.envelope.mail_from.isNull());
+  }
   if (message.envelope.mail_from.isNull()) {
     event["dropped"] = true;
     // Never bounce a bounce (RFC 5321 6.1, 3.6.3): log and drop.
-    spdlog::warn("dropped id={}: {} recipient(s) failed and the sender is null", message.id.str(),
-                 failed.size());
+    log::warn(
+        "bounce_dropped",
+        {{"id", message.id.str()}, {"failed", failed.size()}, {"reason", "the sender is null"}});
   } else {
     Envelope env;
     env.rcpt_to = {message.envelope.mail_from};
@@ -406,8 +446,9 @@ asio::awaitable<void> Scheduler::bounce(queue::QueuedMessage& message, const std
     auto record = queue::QueuedMessage::fromEnvelope(dsn_id, env, dsn.size());
     co_await runBlocking(blocking_, [this, &record, &dsn] { spool_.commit(record, dsn); });
     event["dsn_queue_id"] = dsn_id.str();
-    spdlog::info("bounce id={} for id={} to={}", dsn_id.str(), message.id.str(),
-                 message.envelope.mail_from.bracketed());
+    log::info("bounce", {{"id", dsn_id.str()},
+                         {"for", message.id.str()},
+                         {"to", message.envelope.mail_from.bracketed()}});
     add(std::move(record));
   }
   events.push_back(std::move(event));
@@ -426,7 +467,7 @@ asio::awaitable<void> Scheduler::audit(std::vector<nlohmann::json>& events) {
       }
     });
   } catch (const std::exception& e) {
-    spdlog::error("cannot write delivery events to the audit log: {}", e.what());
+    log::error("audit_write_failed", {{"error", e.what()}, {"what", "delivery events"}});
   }
 }
 
@@ -439,7 +480,7 @@ asio::awaitable<void> Scheduler::persist(const queue::QueuedMessage& message, bo
     }
   });
   if (done) {
-    spdlog::info("done id={} attempts={}", message.id.str(), message.attempts);
+    log::info("done", {{"id", message.id.str()}, {"attempts", message.attempts}});
   }
 }
 

@@ -26,6 +26,7 @@
 #include "core/audit/audit_log.hpp"
 #include "core/config/config.hpp"
 #include "core/delivery/smtp_client.hpp"
+#include "core/metrics/relay_metrics.hpp"
 #include "core/queue/spool.hpp"
 #include "dns/resolver.hpp"
 
@@ -35,9 +36,11 @@ class Scheduler {
  public:
   enum class RemoveResult { kRemoved, kNotFound, kBusy };
 
-  // The resolver finds MX hosts for routes without smart_hosts.
+  // The resolver finds MX hosts for routes without smart_hosts. `metrics` (optional) gets every
+  // delivery outcome and bounce, the queue size and age, and the deliveries in flight.
   Scheduler(asio::io_context& io, const Config& config, queue::Spool& spool, AuditLog& audit,
-            asio::thread_pool& blocking, dns::Resolver& resolver);
+            asio::thread_pool& blocking, dns::Resolver& resolver,
+            metrics::RelayMetrics* metrics = nullptr);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -67,6 +70,13 @@ class Scheduler {
   void schedule(const queue::QueuedMessage& message);
   // Adds a message to the index and the due set (strand only).
   void add(queue::QueuedMessage message);
+  // Drops an entry from the index (strand only).
+  void forget(std::map<queue::QueueId, Entry>::iterator it);
+  // Tells the metrics the queue's size and oldest arrival, and the deliveries in flight.
+  void publish();
+  // Records one recipient's outcome: the audit event and the metric.
+  void outcome(std::vector<nlohmann::json>& events, const queue::QueuedMessage& message,
+               const queue::RecipientState& r, std::string_view result);
   // Route indexes the pending recipients need; SIZE_MAX for "no route".
   std::set<std::size_t> routesOf(const queue::QueuedMessage& message) const;
   bool hasCapacity(const std::set<std::size_t>& routes) const;
@@ -91,7 +101,9 @@ class Scheduler {
   std::unique_ptr<SmtpClient> client_;
   std::vector<std::shared_ptr<const RouteSecurity>> route_security_;  // by route index
   asio::system_timer wake_;
+  metrics::RelayMetrics* metrics_;
   std::map<queue::QueueId, Entry> entries_;
+  std::multiset<SystemTime> arrivals_;  // the entries' arrival times, oldest first
   std::set<std::pair<SystemTime, queue::QueueId>> due_;
   std::map<std::size_t, std::size_t> route_in_flight_;
   std::size_t in_flight_ = 0;

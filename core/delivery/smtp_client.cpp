@@ -42,10 +42,10 @@
 #include <fmt/format.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include "core/util/base64.hpp"
+#include "core/util/log_event.hpp"
 #include "core/util/secret.hpp"
 #include "core/util/strings.hpp"
 
@@ -363,8 +363,9 @@ class Connection {
         co_return true;
       }
       last_error = fmt::format("{}: {}", target.address().to_string(), error.message());
-      spdlog::debug("smtp client: connect to {} ({}) failed: {}", remote_,
-                    target.address().to_string(), error.message());
+      log::debug("smtp_connect_failed", {{"relay", remote_},
+                                         {"address", target.address().to_string()},
+                                         {"error", error.message()}});
     }
     co_return fail(last_error);
   }
@@ -666,7 +667,7 @@ class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
     }
     auto connection = pool->remove(key, id);
     if (connection) {
-      spdlog::debug("smtp client: idle connection to {} expired", key);
+      log::debug("smtp_idle_expired", {{"relay", key}});
       co_await connection->quit(pool->quit_timeout_);
     }
   }
@@ -754,13 +755,15 @@ asio::awaitable<AttemptResult> SmtpClient::Impl::deliver(
   if (!connection) {
     connection = co_await open(endpoint, *security, result);
     if (!connection) {
-      spdlog::debug("smtp client: {}: {}", result.remote, result.session_error->oneLine());
+      log::debug("smtp_session_error",
+                 {{"relay", result.remote}, {"reply", result.session_error->oneLine()}});
       co_return result;
     }
   }
   const bool reusable = co_await transact(*connection, message, result);
   if (result.session_error) {
-    spdlog::debug("smtp client: {}: {}", result.remote, result.session_error->oneLine());
+    log::debug("smtp_session_error",
+               {{"relay", result.remote}, {"reply", result.session_error->oneLine()}});
   }
   co_await release(key, std::move(connection), reusable);
   co_return result;
@@ -772,11 +775,11 @@ asio::awaitable<std::unique_ptr<Connection>> SmtpClient::Impl::reuse(const std::
       const auto reply = co_await connection->command(
           "RSET", std::min<Clock::duration>(settings.command_timeout, kMaxRsetWait));
       if (reply && reply->code / 100 == 2) {
-        spdlog::debug("smtp client: reusing connection to {}", key);
+        log::debug("smtp_reuse", {{"relay", key}});
         co_return std::move(connection);
       }
     }
-    spdlog::debug("smtp client: idle connection to {} is gone, discarding it", key);
+    log::debug("smtp_idle_gone", {{"relay", key}});
     connection->close();
   }
   co_return nullptr;
@@ -795,7 +798,7 @@ asio::awaitable<std::unique_ptr<Connection>> SmtpClient::Impl::open(const net::E
                     fmt::format("connect to {} failed: {}", result.remote, connection->failure())};
     co_return nullptr;
   }
-  spdlog::debug("smtp client: connected to {}", result.remote);
+  log::debug("smtp_connected", {{"relay", result.remote}});
   if (security.mode() == RouteTls::kTls) {
     const bool secured = co_await handshake(*connection, endpoint, security, result);
     if (!secured) {
@@ -879,8 +882,7 @@ asio::awaitable<bool> SmtpClient::Impl::secure(Connection& connection,
   const bool required = mode == RouteTls::kStartTlsRequired;
   if (!connection.extensions().starttls) {
     if (!required) {
-      spdlog::info("smtp client: {} does not offer STARTTLS; delivering in plaintext",
-                   result.remote);
+      log::info("smtp_plaintext", {{"relay", result.remote}, {"reason", "STARTTLS not offered"}});
       co_return true;
     }
     result.session_error =
@@ -898,8 +900,9 @@ asio::awaitable<bool> SmtpClient::Impl::secure(Connection& connection,
   }
   if (reply->code != 220) {
     if (!required && reply->code / 100 != 2) {
-      spdlog::info("smtp client: {} refused STARTTLS ({}); delivering in plaintext", result.remote,
-                   reply->toReply().oneLine());
+      log::info("smtp_plaintext", {{"relay", result.remote},
+                                   {"reason", "STARTTLS refused"},
+                                   {"reply", reply->toReply().oneLine()}});
       co_return true;
     }
     result.session_error =
@@ -941,9 +944,10 @@ asio::awaitable<bool> SmtpClient::Impl::handshake(Connection& connection,
     connection.close();
     co_return false;
   }
-  spdlog::info("smtp client: TLS with {}: {}, {}", result.remote, connection.tlsDescription(),
-               connection.verified() ? fmt::format("certificate verified for '{}'", name)
-                                     : std::string("certificate not verified (tls_verify off)"));
+  log::info("smtp_tls", {{"relay", result.remote},
+                         {"tls", connection.tlsDescription()},
+                         {"verified", connection.verified()},
+                         {"name", connection.verified() ? name : std::string()}});
   co_return true;
 }
 
@@ -1043,7 +1047,7 @@ asio::awaitable<bool> SmtpClient::Impl::authenticate(Connection& connection,
     }
     co_return false;
   }
-  spdlog::debug("smtp client: authenticated at {} with AUTH {}", result.remote, mechanism);
+  log::debug("smtp_authenticated", {{"relay", result.remote}, {"mechanism", mechanism}});
   co_return true;
 }
 

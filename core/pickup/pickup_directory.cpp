@@ -6,11 +6,11 @@
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include "core/pickup/pickup_file.hpp"
 #include "core/util/blocking.hpp"
 #include "core/util/durable_file.hpp"
+#include "core/util/log_event.hpp"
 #include "core/util/strings.hpp"
 #include "core/util/time_format.hpp"
 
@@ -47,8 +47,8 @@ PickupDirectory::PickupDirectory(asio::io_context& io, const Config& config,
 void PickupDirectory::start() {
   makeDir(pickup_.directory);
   makeDir(pickup_.badmail);
-  spdlog::info("pickup: watching {} (badmail {})", pickup_.directory.string(),
-               pickup_.badmail.string());
+  log::info("pickup_watching",
+            {{"directory", pickup_.directory.string()}, {"badmail", pickup_.badmail.string()}});
   asio::co_spawn(io_, loop(), logFailure("pickup directory"));
 }
 
@@ -89,7 +89,8 @@ std::vector<std::filesystem::path> PickupDirectory::settledFiles() {
     now.emplace(name, seen);
   }
   if (ec) {
-    spdlog::error("pickup: cannot read {}: {}", pickup_.directory.string(), ec.message());
+    log::error("pickup_unreadable",
+               {{"directory", pickup_.directory.string()}, {"error", ec.message()}});
   }
   seen_ = std::move(now);
   std::sort(ready.begin(), ready.end());
@@ -106,7 +107,7 @@ asio::awaitable<void> PickupDirectory::scan() {
       co_await take(file);
     } catch (const std::exception& e) {
       // One file must never stop the folder: it stays where it is for the next scan.
-      spdlog::error("pickup: {} left in place: {}", file.filename().string(), e.what());
+      log::error("pickup_left", {{"file", file.filename().string()}, {"error", e.what()}});
     }
   }
 }
@@ -122,7 +123,7 @@ asio::awaitable<void> PickupDirectory::take(const std::filesystem::path& file) {
     }
   });
   if (!parsed) {
-    spdlog::warn("pickup: {} refused: {}", file.filename().string(), problem);
+    log::warn("pickup_refused", {{"file", file.filename().string()}, {"reason", problem}});
     co_await runBlocking(blocking_, [this, &file, &problem] { toBadmail(file, problem); });
     co_return;
   }
@@ -132,7 +133,7 @@ asio::awaitable<void> PickupDirectory::take(const std::filesystem::path& file) {
     }
   }
   if (!problem.empty()) {
-    spdlog::warn("pickup: {} refused: {}", file.filename().string(), problem);
+    log::warn("pickup_refused", {{"file", file.filename().string()}, {"reason", problem}});
     co_await runBlocking(blocking_, [this, &file, &problem] { toBadmail(file, problem); });
     co_return;
   }
@@ -145,17 +146,17 @@ asio::awaitable<void> PickupDirectory::take(const std::filesystem::path& file) {
   const smtp::Reply reply = co_await handler_.handleMessage(envelope, parsed->data);
   const std::string answer = reply.oneLine();
   if (reply.positive()) {
-    spdlog::info("pickup: {} taken: {}", file.filename().string(), answer);
+    log::info("pickup_taken", {{"file", file.filename().string()}, {"reply", answer}});
     co_await runBlocking(blocking_, [this, &file] {
       std::filesystem::remove(file);
       fsyncDirectory(pickup_.directory);
     });
     seen_.erase(file.filename().string());
   } else if (reply.code >= 500) {
-    spdlog::warn("pickup: {} refused: {}", file.filename().string(), answer);
+    log::warn("pickup_refused", {{"file", file.filename().string()}, {"reason", answer}});
     co_await runBlocking(blocking_, [this, &file, &answer] { toBadmail(file, answer); });
   } else {
-    spdlog::warn("pickup: {} deferred, will try again: {}", file.filename().string(), answer);
+    log::warn("pickup_deferred", {{"file", file.filename().string()}, {"reply", answer}});
   }
 }
 
@@ -179,7 +180,7 @@ void PickupDirectory::toBadmail(const std::filesystem::path& file, const std::st
     }
   }
   if (ec) {
-    spdlog::error("pickup: cannot move {} to badmail: {}", file.string(), ec.message());
+    log::error("pickup_badmail_failed", {{"file", file.string()}, {"error", ec.message()}});
     return;
   }
   fsyncDirectory(pickup_.badmail);

@@ -2,11 +2,10 @@
 // quarantine_review.hpp).
 #include "core/quarantine/quarantine_review.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include "core/audit/audit_search.hpp"
 #include "core/message/message_view.hpp"
 #include "core/util/blocking.hpp"
+#include "core/util/log_event.hpp"
 
 namespace relayguard {
 
@@ -124,7 +123,7 @@ asio::awaitable<ReviewOutcome> QuarantineReview::release(std::string id, std::ve
   try {
     co_return co_await releaseClaimed(id, to, request);
   } catch (const std::exception& e) {
-    spdlog::error("quarantine release of {} failed: {}", id, e.what());
+    log::error("release_failed", {{"id", id}, {"error", e.what()}});
     co_return failed(e.what());
   }
 }
@@ -163,8 +162,9 @@ asio::awaitable<ReviewOutcome> QuarantineReview::releaseClaimed(const std::strin
       co_await runBlocking(blocking_, [this, &id, &queued, &prefix, &message, &line] {
         return commit(id, queued, prefix, *message, line);
       });
-  spdlog::info("quarantine release id={} operator={} added_headers={}", id, request.operator_user,
-               outbound.add_headers.size());
+  log::info("released", {{"id", id},
+                         {"operator", request.operator_user},
+                         {"added_headers", outbound.add_headers.size()}});
   if (!resumed) {
     on_queued_(std::move(queued));
   }
@@ -220,7 +220,7 @@ std::size_t QuarantineReview::finishInterruptedReleases() {
       audit_.append(std::move(line));
     }
     store_.remove(id);
-    spdlog::warn("quarantine release id={} interrupted by a crash: completed at start-up", id);
+    log::warn("release_completed_at_start", {{"id", id}});
     ++finished;
   }
   return finished;
@@ -234,7 +234,7 @@ asio::awaitable<ReviewOutcome> QuarantineReview::remove(std::string id, ReviewRe
   try {
     co_return co_await removeClaimed(id, request);
   } catch (const std::exception& e) {
-    spdlog::error("quarantine delete of {} failed: {}", id, e.what());
+    log::error("delete_failed", {{"id", id}, {"error", e.what()}});
     co_return failed(e.what());
   }
 }
@@ -254,7 +254,7 @@ asio::awaitable<ReviewOutcome> QuarantineReview::removeClaimed(const std::string
   if (!found) {
     co_return ReviewOutcome{Status::kNotFound, "", 0, 0};
   }
-  spdlog::info("quarantine delete id={} operator={}", id, request.operator_user);
+  log::info("deleted", {{"id", id}, {"operator", request.operator_user}});
   co_return ReviewOutcome{};
 }
 

@@ -1,12 +1,11 @@
 // message_acceptor: end-of-DATA handling for the relay (see message_acceptor.hpp).
 #include "core/server/message_acceptor.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include "core/audit/verdict_record.hpp"
 #include "core/message/header_scan.hpp"
 #include "core/util/blocking.hpp"
 #include "core/util/durable_file.hpp"
+#include "core/util/log_event.hpp"
 
 namespace relayguard {
 namespace {
@@ -18,7 +17,7 @@ constexpr std::size_t kMaxHops = 50;
 const smtp::Reply kUnrecorded{451, "4.3.0", "Local error in processing, try again later"};
 
 smtp::Reply storageFailure(const IoError& e, const Envelope& envelope) {
-  spdlog::error("cannot store message from client={}: {}", envelope.client_ip, e.what());
+  log::error("store_failed", {{"client", envelope.client_ip}, {"error", e.what()}});
   if (e.diskFull()) {
     return smtp::Reply{452, "4.3.1", "Insufficient system storage, try again later"};
   }
@@ -62,7 +61,8 @@ std::string receivedHeader(const Envelope& env, const std::string& hostname,
 MessageAcceptor::MessageAcceptor(const Config& config, queue::Spool& spool,
                                  QuarantineStore& quarantine, const PipelineSlot& pipeline,
                                  AuditLog& audit, asio::thread_pool& blocking,
-                                 QueuedCallback on_queued, dns::Resolver* resolver)
+                                 QueuedCallback on_queued, dns::Resolver* resolver,
+                                 metrics::RelayMetrics* metrics)
     : config_(config),
       spool_(spool),
       quarantine_(quarantine),
@@ -70,14 +70,41 @@ MessageAcceptor::MessageAcceptor(const Config& config, queue::Spool& spool,
       audit_(audit),
       blocking_(blocking),
       on_queued_(std::move(on_queued)),
-      resolver_(resolver) {}
+      resolver_(resolver),
+      metrics_(metrics) {}
+
+void MessageAcceptor::count(const filters::Verdict& verdict,
+                            std::chrono::steady_clock::duration took) {
+  if (metrics_ == nullptr) {
+    return;
+  }
+  metrics_->pipelineTimed(took);
+  const filters::Finding* decisive = verdict.decisive();
+  metrics_->verdict(filters::toString(verdict.action), decisive ? decisive->stage : "",
+                    decisive ? decisive->rule : "");
+  for (const auto& stage : verdict.stages) {
+    for (const auto& f : stage.findings) {
+      metrics_->ruleMatched(f.stage, f.rule, filters::toString(f.action));
+    }
+  }
+}
+
+void MessageAcceptor::stageDone(std::string_view stage, std::chrono::steady_clock::duration took) {
+  metrics_->stageTimed(stage, took);
+}
+
+void MessageAcceptor::countRefusal(std::string_view reason) {
+  if (metrics_ != nullptr) {
+    metrics_->messageRefused(reason);
+  }
+}
 
 asio::awaitable<bool> MessageAcceptor::audited(const nlohmann::json& record) {
   try {
     co_await runBlocking(blocking_, [this, &record] { audit_.append(record); });
     co_return true;
   } catch (const std::exception& e) {
-    spdlog::error("cannot write the audit log: {}", e.what());
+    log::error("audit_write_failed", {{"error", e.what()}});
     co_return false;
   }
 }
@@ -86,13 +113,18 @@ asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& enve
                                                             const std::string& message) {
   const HeaderFacts headers = headerFacts(message);
   if (headers.bytes > config_.limits.max_header_bytes) {
-    spdlog::warn("refused client={} from={}: header section of {} bytes", envelope.client_ip,
-                 envelope.mail_from.bracketed(), headers.bytes);
+    log::warn("refused", {{"client", envelope.client_ip},
+                          {"from", envelope.mail_from.bracketed()},
+                          {"reason", "header section too large"},
+                          {"header_bytes", headers.bytes}});
+    countRefusal("header_too_large");
     co_return smtp::Reply{552, "5.3.4", "Message header section too large"};
   }
   if (headers.received >= kMaxHops) {
-    spdlog::warn("refused client={} from={}: too many hops", envelope.client_ip,
-                 envelope.mail_from.bracketed());
+    log::warn("refused", {{"client", envelope.client_ip},
+                          {"from", envelope.mail_from.bracketed()},
+                          {"reason", "too many hops"}});
+    countRefusal("too_many_hops");
     co_return smtp::Reply{554, "5.4.6", "Too many hops (mail loop?)"};
   }
   const auto id = queue::QueueId::generate();
@@ -100,17 +132,24 @@ asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& enve
   const std::shared_ptr<const filters::Pipeline> pipeline = pipeline_.load();
   const MessageView view(envelope, message);
   filters::StageContext ctx{blocking_, resolver_, config_.hostname};
+  ctx.observer = metrics_ != nullptr ? this : nullptr;
+  const auto started = std::chrono::steady_clock::now();
   const filters::Verdict verdict = co_await pipeline->run(view, ctx);
+  count(verdict, std::chrono::steady_clock::now() - started);
   const auto record = verdictRecord(envelope, id.str(), headers.message_id, verdict,
                                     std::chrono::system_clock::now());
   const std::string rule = decidedBy(verdict);
   // The full record goes to the audit log; the process log gets one short line.
-  spdlog::info("verdict id={} client={} from={} verdict={} by={}", id.str(), envelope.client_ip,
-               envelope.mail_from.bracketed(), filters::toString(verdict.action), rule);
+  log::info("verdict", {{"id", id.str()},
+                        {"client", envelope.client_ip},
+                        {"from", envelope.mail_from.bracketed()},
+                        {"verdict", filters::toString(verdict.action)},
+                        {"by", rule}});
 
   if (verdict.action == filters::Action::kReject || verdict.action == filters::Action::kTempfail) {
     const bool recorded = co_await audited(record);
     if (!recorded) {
+      countRefusal("audit_error");
       co_return kUnrecorded;
     }
     if (verdict.action == filters::Action::kReject) {
@@ -132,8 +171,10 @@ asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& enve
     stored["envelope"] = queue::QueuedMessage::fromEnvelope(id, envelope, data.size()).toJson();
     const smtp::Reply reply = co_await quarantine(id, envelope, data, stored);
     if (reply.positive()) {
-      spdlog::warn("quarantined id={} client={} from={} rule={}", id.str(), envelope.client_ip,
-                   envelope.mail_from.bracketed(), rule);
+      log::warn("quarantined", {{"id", id.str()},
+                                {"client", envelope.client_ip},
+                                {"from", envelope.mail_from.bracketed()},
+                                {"rule", rule}});
     }
     co_return reply;
   }
@@ -149,11 +190,13 @@ asio::awaitable<smtp::Reply> MessageAcceptor::quarantine(const queue::QueueId& i
       quarantine_.store(id.str(), data.message, stored, data.prefix);
     });
   } catch (const IoError& e) {
+    countRefusal("storage_error");
     co_return storageFailure(e, envelope);
   }
   const bool recorded = co_await audited(stored);
   if (!recorded) {
     co_await runBlocking(blocking_, [this, &id] { return quarantine_.remove(id.str()); });
+    countRefusal("audit_error");
     co_return kUnrecorded;
   }
   co_return smtp::Reply{250, "2.0.0", "Ok: queued as " + id.str()};
@@ -168,19 +211,24 @@ asio::awaitable<smtp::Reply> MessageAcceptor::enqueue(const queue::QueueId& id,
     co_await runBlocking(
         blocking_, [this, &queued, &data] { spool_.commit(queued, data.message, data.prefix); });
   } catch (const IoError& e) {
+    countRefusal("storage_error");
     co_return storageFailure(e, envelope);
   }
   const bool recorded = co_await audited(record);
   if (!recorded) {
     co_await runBlocking(blocking_, [this, &id] { return spool_.remove(id); });
+    countRefusal("audit_error");
     co_return kUnrecorded;
   }
   std::string rcpts;
   for (const auto& r : envelope.rcpt_to) {
     rcpts += (rcpts.empty() ? "" : ",") + r.bracketed();
   }
-  spdlog::info("queued id={} client={} from={} to={} size={}", id.str(), envelope.client_ip,
-               envelope.mail_from.bracketed(), rcpts, data.size());
+  log::info("queued", {{"id", id.str()},
+                       {"client", envelope.client_ip},
+                       {"from", envelope.mail_from.bracketed()},
+                       {"to", rcpts},
+                       {"size", data.size()}});
   on_queued_(std::move(queued));
   co_return smtp::Reply{250, "2.0.0", "Ok: queued as " + id.str()};
 }

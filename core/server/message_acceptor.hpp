@@ -19,6 +19,7 @@
 
 #include "core/audit/audit_log.hpp"
 #include "core/config/config.hpp"
+#include "core/metrics/relay_metrics.hpp"
 #include "core/quarantine/quarantine_store.hpp"
 #include "core/queue/spool.hpp"
 #include "core/smtp/session.hpp"
@@ -40,12 +41,13 @@ struct StoredBytes {
   std::size_t size() const { return prefix.size() + message.size(); }
 };
 
-class MessageAcceptor : public smtp::MessageHandler {
+class MessageAcceptor : public smtp::MessageHandler, private filters::StageObserver {
  public:
   using QueuedCallback = std::function<void(queue::QueuedMessage)>;
   MessageAcceptor(const Config& config, queue::Spool& spool, QuarantineStore& quarantine,
                   const PipelineSlot& pipeline, AuditLog& audit, asio::thread_pool& blocking,
-                  QueuedCallback on_queued, dns::Resolver* resolver = nullptr);
+                  QueuedCallback on_queued, dns::Resolver* resolver = nullptr,
+                  metrics::RelayMetrics* metrics = nullptr);
 
   asio::awaitable<smtp::Reply> handleMessage(const Envelope& envelope,
                                              const std::string& message) override;
@@ -58,6 +60,11 @@ class MessageAcceptor : public smtp::MessageHandler {
                                           const StoredBytes& data, const nlohmann::json& stored);
   asio::awaitable<smtp::Reply> enqueue(const queue::QueueId& id, const Envelope& envelope,
                                        const StoredBytes& data, const nlohmann::json& record);
+  // Stage timings from the pipeline (filters::StageObserver), into the metrics.
+  void stageDone(std::string_view stage, std::chrono::steady_clock::duration took) override;
+  // Counts the verdict, its findings and the pipeline's time (when metrics are kept).
+  void count(const filters::Verdict& verdict, std::chrono::steady_clock::duration took);
+  void countRefusal(std::string_view reason);
 
   const Config& config_;
   queue::Spool& spool_;
@@ -67,6 +74,7 @@ class MessageAcceptor : public smtp::MessageHandler {
   asio::thread_pool& blocking_;
   QueuedCallback on_queued_;
   dns::Resolver* resolver_;  // for stages that need DNS (spf)
+  metrics::RelayMetrics* metrics_;
 };
 
 }  // namespace relayguard

@@ -13,23 +13,26 @@
 #include <asio/steady_timer.hpp>
 #include <asio/thread_pool.hpp>
 #include <asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include "core/audit/audit_log.hpp"
 #include "core/auth/authenticator.hpp"
 #include "core/delivery/scheduler.hpp"
+#include "core/metrics/relay_metrics.hpp"
 #include "core/net/tls_context.hpp"
 #include "core/pickup/pickup_directory.hpp"
 #include "core/quarantine/quarantine_store.hpp"
 #include "core/queue/spool.hpp"
+#include "core/server/admin_server.hpp"
 #include "core/server/control_commands.hpp"
 #include "core/server/control_socket.hpp"
 #include "core/server/message_acceptor.hpp"
+#include "core/server/pipeline_gauges.hpp"
 #include "core/server/resolver_setup.hpp"
 #include "core/smtp/connection_limiter.hpp"
 #include "core/smtp/listener.hpp"
 #include "core/util/blocking.hpp"
 #include "core/util/file_lock.hpp"
+#include "core/util/log_event.hpp"
 #include "core/util/strings.hpp"
 
 namespace relayguard {
@@ -37,30 +40,55 @@ namespace {
 
 constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
-void logPipeline(const filters::Pipeline& pipeline, std::string_view what) {
+void logPipeline(const filters::Pipeline& pipeline, std::string_view event) {
   std::string stages;
   for (const auto& name : pipeline.stageNames()) {
     stages += (stages.empty() ? "" : ",") + name;
   }
-  spdlog::info("{}: stages=[{}] rules={}", what, stages, pipeline.rules().rules().size());
+  log::info(event, {{"stages", stages}, {"rules", pipeline.rules().rules().size()}});
   for (const auto& w : pipeline.warnings()) {
-    spdlog::warn("{}", w);
+    log::warn("rules_warning", {{"warning", w}});
   }
 }
 
 // SIGHUP: builds a whole new pipeline from the rules directory on the blocking pool and swaps
 // it in; a directory with any error is refused and the rules in force stay.
 asio::awaitable<void> reloadRules(const std::filesystem::path& rules_dir, PipelineSlot& slot,
-                                  asio::thread_pool& blocking) {
-  spdlog::info("SIGHUP: reloading rules from {}", rules_dir.string());
+                                  asio::thread_pool& blocking, metrics::RelayMetrics& metrics) {
+  log::info("rules_reloading", {{"dir", rules_dir.string()}});
   try {
     auto fresh =
         co_await runBlocking(blocking, [&rules_dir] { return filters::Pipeline::load(rules_dir); });
     slot.store(fresh);
-    logPipeline(*fresh, "rules reloaded");
+    logPipeline(*fresh, "rules_reloaded");
+    metrics.rulesReload(true);
   } catch (const std::exception& e) {
-    spdlog::error("rules reload refused, the previous rules stay in force: {}", e.what());
+    log::error("rules_reload_refused",
+               {{"error", e.what()}, {"detail", "the previous rules stay in force"}});
+    metrics.rulesReload(false);
   }
+}
+
+// The [admin] listener: /metrics renders the registry, /healthz checks the spool and the
+// pipeline in force (503 from the moment the relay starts stopping, so a load balancer drains
+// it).
+std::unique_ptr<AdminServer> makeAdminServer(const Config& config, metrics::RelayMetrics& metrics,
+                                             const PipelineSlot& pipeline,
+                                             const std::atomic<bool>& stopping) {
+  if (!config.admin) {
+    return nullptr;
+  }
+  AdminServer::Handlers handlers;
+  handlers.metrics = [&metrics] { return metrics.registry().render(); };
+  handlers.health = [&config, &pipeline, &stopping] {
+    const auto p = pipeline.load();
+    HealthReport report = checkHealth(config.spool_dir, p.get());
+    if (stopping.load()) {
+      report.problems.insert(report.problems.begin(), "shutting down");
+    }
+    return report;
+  };
+  return std::make_unique<AdminServer>(config.admin->address, std::move(handlers));
 }
 
 // SIGHUP: re-reads the certificate and key from the configured files and swaps the new context
@@ -71,9 +99,10 @@ asio::awaitable<void> reloadTls(const TlsConfig& tls, net::TlsContextSlot& slot,
   try {
     auto fresh = co_await runBlocking(blocking, [&tls] { return net::makeServerTlsContext(tls); });
     slot.store(fresh);
-    spdlog::info("TLS certificate reloaded from {}", tls.certificate.string());
+    log::info("tls_certificate_reloaded", {{"file", tls.certificate.string()}});
   } catch (const std::exception& e) {
-    spdlog::error("TLS certificate reload refused, the certificate in force stays: {}", e.what());
+    log::error("tls_certificate_reload_refused",
+               {{"error", e.what()}, {"detail", "the certificate in force stays"}});
   }
 }
 
@@ -90,19 +119,24 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
 
     QuarantineStore quarantine(config.spool_dir);
     PipelineSlot pipeline(filters::Pipeline::load(config.rules_dir));
-    logPipeline(*pipeline.load(), "rules loaded");
+    logPipeline(*pipeline.load(), "rules_loaded");
 
     const AuditOptions audit_options = AuditOptions::fromConfig(config);
     AuditLog audit(audit_options);
+
+    metrics::RelayMetrics relay_metrics;
+    registerPipelineGauges(relay_metrics.registry(), pipeline);
+    std::atomic<bool> shutting_down{false};
 
     asio::io_context io;
     asio::thread_pool blocking(4);
     // One resolver (and so one DNS cache) for delivery and the filter stages.
     dns::UnboundResolver resolver(io.get_executor(), resolverOptions(config.dns));
-    delivery::Scheduler scheduler(io, config, spool, audit, blocking, resolver);
+    delivery::Scheduler scheduler(io, config, spool, audit, blocking, resolver, &relay_metrics);
     MessageAcceptor acceptor(
         config, spool, quarantine, pipeline, audit, blocking,
-        [&scheduler](queue::QueuedMessage m) { scheduler.enqueue(std::move(m)); }, &resolver);
+        [&scheduler](queue::QueuedMessage m) { scheduler.enqueue(std::move(m)); }, &resolver,
+        &relay_metrics);
     // Keyed anchors also when idle, so a log that stops early shows as a stale last anchor.
     asio::steady_timer anchor_timer(io);
     std::function<void()> schedule_anchor = [&] {
@@ -115,7 +149,7 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
           try {
             audit.anchor();
           } catch (const std::exception& e) {
-            spdlog::error("cannot write an audit anchor: {}", e.what());
+            log::error("audit_anchor_failed", {{"error", e.what()}});
           }
         });
         schedule_anchor();
@@ -134,6 +168,11 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
       authenticator = std::make_unique<auth::Authenticator>(config.access, blocking);
     }
 
+    // Bound before the SMTP listeners: a taken admin port stops start-up before any mail comes.
+    const auto admin = makeAdminServer(config, relay_metrics, pipeline, shutting_down);
+    if (admin) {
+      admin->start();
+    }
     std::vector<std::unique_ptr<smtp::Listener>> listeners;
     for (const auto& l : config.listeners) {
       smtp::SessionSettings s;
@@ -144,6 +183,7 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
       s.routable = [&config](const Address& a) { return config.routeFor(a.domain()) != nullptr; };
       s.tls = config.tls ? &tls_context : nullptr;
       s.authenticator = authenticator.get();
+      s.metrics = &relay_metrics;
       listeners.push_back(
           std::make_unique<smtp::Listener>(io, l.address, std::move(s), acceptor, limiter));
       listeners.back()->start();
@@ -154,7 +194,8 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
       pickup->start();
     }
     if (listeners.empty() && !pickup) {
-      spdlog::warn("no [[listener]] configured: only delivering the queue");
+      log::warn("no_listener",
+                {{"detail", "no [[listener]] configured: only delivering the queue"}});
     }
 
     QuarantineReview review(
@@ -178,7 +219,7 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
           return;
         }
         if (sig == SIGHUP) {
-          asio::co_spawn(io, reloadRules(config.rules_dir, pipeline, blocking),
+          asio::co_spawn(io, reloadRules(config.rules_dir, pipeline, blocking, relay_metrics),
                          logFailure("rules reload"));
           if (config.tls) {
             asio::co_spawn(io, reloadTls(*config.tls, tls_context, blocking),
@@ -194,7 +235,8 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
           return;
         }
         stopping = true;
-        spdlog::info("signal {}: stopping (grace {}s)", sig, options.shutdown_grace.count());
+        shutting_down.store(true);
+        log::info("stopping", {{"signal", sig}, {"grace_seconds", options.shutdown_grace.count()}});
         asio::co_spawn(
             io,
             [&]() -> asio::awaitable<void> {
@@ -230,8 +272,7 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
     };
     wait_signal();
 
-    spdlog::info("relayguard ready: hostname={} spool={}", config.hostname,
-                 config.spool_dir.string());
+    log::info("ready", {{"hostname", config.hostname}, {"spool", config.spool_dir.string()}});
     unsigned threads = options.io_threads;
     if (threads == 0) {
       threads = std::max(2U, std::thread::hardware_concurrency());
@@ -245,13 +286,13 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
       t.join();
     }
     blocking.join();
-    spdlog::info("relayguard stopped");
+    log::info("stopped");
     return 0;
   } catch (const ConfigError& e) {
     std::cerr << e.what() << "\n";  // file:line:col: message, as `check` prints it
     return 1;
   } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
+    log::error("startup_failed", {{"error", e.what()}});
     return 1;
   }
 }

@@ -6,7 +6,9 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/strand.hpp>
 #include <asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
+
+#include "core/metrics/relay_metrics.hpp"
+#include "core/util/log_event.hpp"
 
 namespace relayguard::smtp {
 
@@ -41,7 +43,7 @@ void Listener::start() {
     throw std::runtime_error("cannot listen on " + endpoint_.toString() + ": " + ec.message());
   }
   endpoint_.port = acceptor_.local_endpoint().port();
-  spdlog::info("listening on {} mode={}", endpoint_.toString(), toString(settings_.mode));
+  log::info("listening", {{"address", endpoint_.toString()}, {"mode", toString(settings_.mode)}});
   asio::co_spawn(io_, acceptLoop(), asio::detached);
 }
 
@@ -83,7 +85,7 @@ asio::awaitable<void> Listener::acceptLoop() {
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) {
         co_return;
       }
-      spdlog::warn("accept on {} failed: {}", endpoint_.toString(), ec.message());
+      log::warn("accept_failed", {{"address", endpoint_.toString()}, {"error", ec.message()}});
       continue;  // EMFILE and friends: keep serving the connections we have
     }
     asio::ip::tcp::socket socket(std::move(strand_socket));
@@ -92,8 +94,11 @@ asio::awaitable<void> Listener::acceptLoop() {
     auto ticket = limiter_.acquire(ip, why);
     if (!ticket) {
       const bool total = why == ConnectionLimiter::Refusal::kTotal;
-      spdlog::warn("connection refused client={} reason={}", ip,
-                   total ? "max_connections" : "max_connections_per_ip");
+      if (settings_.metrics != nullptr) {
+        settings_.metrics->connectionRefused(total);
+      }
+      log::warn("connection_refused",
+                {{"client", ip}, {"reason", total ? "max_connections" : "max_connections_per_ip"}});
       refuse(socket,
              Reply{421, "4.7.0",
                    settings_.hostname + (total ? " Too many connections, try again later"
@@ -106,14 +111,19 @@ asio::awaitable<void> Listener::acceptLoop() {
       std::lock_guard lock(mutex_);
       sessions_[key] = session;
     }
+    if (settings_.metrics != nullptr) {
+      settings_.metrics->connectionOpened(settings_.mode);
+    }
     asio::co_spawn(
         session->executor(),
         [this, session, key, ticket = std::move(ticket)]() mutable -> asio::awaitable<void> {
           try {
             co_await session->run();
           } catch (const std::exception& e) {
-            spdlog::error("session client={} ended with an error: {}", session->clientIp(),
-                          e.what());
+            log::error("session_failed", {{"client", session->clientIp()}, {"error", e.what()}});
+          }
+          if (settings_.metrics != nullptr) {
+            settings_.metrics->connectionClosed(settings_.mode);
           }
           std::lock_guard lock(mutex_);
           sessions_.erase(key);

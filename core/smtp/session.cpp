@@ -5,12 +5,12 @@
 #include <cstring>
 
 #include <asio/post.hpp>
-#include <spdlog/spdlog.h>
 
 #include "core/auth/authenticator.hpp"
 #include "core/net/ip_address.hpp"
 #include "core/smtp/command.hpp"
 #include "core/smtp/data_reader.hpp"
+#include "core/util/log_event.hpp"
 #include "core/util/strings.hpp"
 
 namespace relayguard::smtp {
@@ -183,7 +183,7 @@ asio::awaitable<Session::Io> Session::readLine(std::string& line) {
 }
 
 asio::awaitable<void> Session::run() {
-  spdlog::debug("connect client={}", client_ip_);
+  log::debug("connect", {{"client", client_ip_}, {"mode", toString(settings_.mode)}});
   if (settings_.mode == ListenerMode::kSmtps) {
     const bool secured = co_await implicitTls();
     if (!secured) {
@@ -233,7 +233,7 @@ asio::awaitable<void> Session::run() {
   }
   co_await flush();
   stream_.close();
-  spdlog::debug("disconnect client={}", client_ip_);
+  log::debug("disconnect", {{"client", client_ip_}});
 }
 
 bool Session::authRequired() const {
@@ -374,8 +374,9 @@ bool Session::onMail(std::string_view arg) {
   }
   if (auth_user_ && settings_.authenticator != nullptr &&
       !settings_.authenticator->allowMessage(*auth_user_)) {
-    spdlog::warn("rate limit client={} user=\"{}\": user_messages_per_minute reached", client_ip_,
-                 auth::printableUser(*auth_user_));
+    log::warn("rate_limited", {{"client", client_ip_},
+                               {"user", auth::printableUser(*auth_user_)},
+                               {"reason", "user_messages_per_minute reached"}});
     reply(r(450, "4.7.1", "Sending rate limit exceeded, try again later"));
     return true;
   }
@@ -404,7 +405,7 @@ bool Session::onRcpt(std::string_view arg) {
   if (settings_.access != nullptr && settings_.mode == ListenerMode::kRelay && !auth_user_) {
     const auto ip = net::IpAddress::parse(client_ip_);
     if (!ip || !settings_.access->relayAllowed(*ip)) {
-      spdlog::warn("relay denied client={} rcpt={}", client_ip_, addr.address->str());
+      log::warn("relay_denied", {{"client", client_ip_}, {"rcpt", addr.address->str()}});
       return !clientError(r(554, "5.7.1", addr.address->bracketed() + ": Relay access denied"));
     }
   }
@@ -461,8 +462,9 @@ asio::awaitable<bool> Session::onData() {
                   "Message refused: line longer than " +
                       std::to_string(settings_.limits.max_text_line) + " octets");
     }
-    spdlog::warn("refused client={} from={} reason=\"{}\"", client_ip_, txn.mail_from->bracketed(),
-                 refusal.oneLine());
+    log::warn("refused", {{"client", client_ip_},
+                          {"from", txn.mail_from->bracketed()},
+                          {"reason", refusal.oneLine()}});
     co_return !clientError(refusal);
   }
   Envelope env;
@@ -481,7 +483,7 @@ asio::awaitable<bool> Session::onData() {
   try {
     result = co_await handler_.handleMessage(env, message);
   } catch (const std::exception& e) {
-    spdlog::error("message handling failed client={}: {}", client_ip_, e.what());
+    log::error("message_failed", {{"client", client_ip_}, {"error", e.what()}});
     result = r(451, "4.3.0", "Local error in processing, try again later");
   }
   reply(result);

@@ -38,6 +38,9 @@
 namespace relayguard::auth {
 class Authenticator;
 }
+namespace relayguard::metrics {
+class RelayMetrics;
+}
 
 namespace relayguard::smtp {
 
@@ -63,6 +66,8 @@ struct SessionSettings {
   const net::TlsContextSlot* tls = nullptr;
   // Checks AUTH credentials; nullptr: AUTH is not offered.
   auth::Authenticator* authenticator = nullptr;
+  // Connections, TLS handshake failures and AUTH results are counted here; nullptr: not counted.
+  metrics::RelayMetrics* metrics = nullptr;
 };
 
 class Session : public std::enable_shared_from_this<Session> {

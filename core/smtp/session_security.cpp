@@ -9,12 +9,13 @@
 // memory once checked.
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include "core/auth/authenticator.hpp"
 #include "core/auth/sasl.hpp"
+#include "core/metrics/relay_metrics.hpp"
 #include "core/smtp/session.hpp"
 #include "core/util/base64.hpp"
+#include "core/util/log_event.hpp"
 #include "core/util/secret.hpp"
 #include "core/util/strings.hpp"
 
@@ -27,6 +28,19 @@ Reply r(int code, std::string enhanced, std::string text) {
   return Reply{code, std::move(enhanced), std::move(text)};
 }
 
+void tlsFailed(const SessionSettings& settings, const std::string& client,
+               const std::string& error) {
+  log::info("tls_handshake_failed", {{"client", client}, {"error", error}});
+  if (settings.metrics != nullptr) {
+    settings.metrics->tlsHandshakeFailed(settings.mode);
+  }
+}
+
+void count(metrics::RelayMetrics* m, metrics::RelayMetrics::Auth result) {
+  if (m != nullptr) {
+    m->authAttempt(result);
+  }
+}
 // LOGIN's challenges: base64 of "Username:" and "Password:".
 constexpr std::string_view kUsernamePrompt = "VXNlcm5hbWU6";
 constexpr std::string_view kPasswordPrompt = "UGFzc3dvcmQ6";
@@ -43,17 +57,18 @@ bool Session::authOffered() const {
 
 asio::awaitable<bool> Session::implicitTls() {
   if (settings_.tls == nullptr) {
-    spdlog::error("smtps listener without a TLS certificate: closing client={}", client_ip_);
+    log::error("tls_unavailable",
+               {{"client", client_ip_}, {"detail", "smtps listener without a TLS certificate"}});
     co_return false;
   }
   std::shared_ptr<asio::ssl::context> context = settings_.tls->load();
   const auto error =
       co_await stream_.startTls(std::move(context), timer_, settings_.limits.command_timeout);
   if (error) {
-    spdlog::info("TLS handshake failed client={}: {}", client_ip_, *error);
+    tlsFailed(settings_, client_ip_, *error);
     co_return false;
   }
-  spdlog::debug("TLS established client={} {}", client_ip_, stream_.tlsDescription());
+  log::debug("tls_established", {{"client", client_ip_}, {"tls", stream_.tlsDescription()}});
   co_return true;
 }
 
@@ -76,8 +91,9 @@ asio::awaitable<bool> Session::onStartTls(std::string_view arg) {
   // CVE-2011-0411: whatever the client sent after STARTTLS came in the clear, so it must not be
   // taken as if it had come through TLS. Drop it.
   if (in_pos_ < in_.size()) {
-    spdlog::warn("discarded {} bytes sent after STARTTLS before the handshake client={}",
-                 in_.size() - in_pos_, client_ip_);
+    log::warn("starttls_discarded", {{"client", client_ip_},
+                                     {"bytes", in_.size() - in_pos_},
+                                     {"detail", "sent after STARTTLS before the handshake"}});
   }
   in_.clear();
   in_pos_ = 0;
@@ -85,7 +101,7 @@ asio::awaitable<bool> Session::onStartTls(std::string_view arg) {
   const auto error =
       co_await stream_.startTls(std::move(context), timer_, settings_.limits.command_timeout);
   if (error) {
-    spdlog::info("TLS handshake failed client={}: {}", client_ip_, *error);
+    tlsFailed(settings_, client_ip_, *error);
     co_return false;
   }
   // RFC 3207 4.2: the client starts over with EHLO; nothing learnt in the clear carries over.
@@ -93,7 +109,7 @@ asio::awaitable<bool> Session::onStartTls(std::string_view arg) {
   esmtp_ = false;
   auth_user_.reset();
   resetTransaction();
-  spdlog::debug("TLS established client={} {}", client_ip_, stream_.tlsDescription());
+  log::debug("tls_established", {{"client", client_ip_}, {"tls", stream_.tlsDescription()}});
   co_return true;
 }
 
@@ -157,7 +173,9 @@ asio::awaitable<bool> Session::onAuth(std::string_view arg) {
     co_return !clientError(r(504, "5.5.4", "Unrecognized authentication type"));
   }
   if (settings_.authenticator->lockedOut(client_ip_)) {
-    spdlog::warn("auth refused client={}: locked out after too many failures", client_ip_);
+    log::warn("auth_refused",
+              {{"client", client_ip_}, {"reason", "locked out after too many failures"}});
+    count(settings_.metrics, metrics::RelayMetrics::Auth::kLockedOut);
     co_return !clientError(
         r(454, "4.7.0", "Too many failed authentication attempts, try again later"));
   }
@@ -219,6 +237,11 @@ asio::awaitable<bool> Session::authWith(std::string_view mechanism, const std::s
     result = co_await settings_.authenticator->authenticate(client_ip_, user, password, mechanism);
   }
   wipeSecret(password);
+  count(settings_.metrics, result.outcome == auth::Authenticator::Outcome::kOk
+                               ? metrics::RelayMetrics::Auth::kSuccess
+                           : result.outcome == auth::Authenticator::Outcome::kLockedOut
+                               ? metrics::RelayMetrics::Auth::kLockedOut
+                               : metrics::RelayMetrics::Auth::kFailure);
   if (result.outcome == auth::Authenticator::Outcome::kOk) {
     auth_user_ = user;
     reply(r(235, "2.7.0", "Authentication successful"));

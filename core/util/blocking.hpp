@@ -9,7 +9,8 @@
 #include <asio/co_spawn.hpp>
 #include <asio/thread_pool.hpp>
 #include <asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
+
+#include "core/util/log_event.hpp"
 
 namespace relayguard {
 
@@ -23,7 +24,7 @@ inline auto logFailure(const char* what) {
     try {
       std::rethrow_exception(e);
     } catch (const std::exception& ex) {
-      spdlog::critical("{} failed: {}", what, ex.what());
+      log::critical("task_failed", {{"task", what}, {"error", ex.what()}});
     }
   };
 }

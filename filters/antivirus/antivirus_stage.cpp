@@ -9,10 +9,10 @@
 #include <vector>
 
 #include <asio/post.hpp>
-#include <spdlog/spdlog.h>
 #include <stdlib.h>
 
 #include "core/util/blocking.hpp"
+#include "core/util/log_event.hpp"
 
 namespace relayguard::filters {
 namespace {
@@ -107,10 +107,12 @@ struct AntivirusStage::State : std::enable_shared_from_this<State> {
       auto fresh = std::make_shared<const ClamEngine>(options_.database, options_.limits, tmpdir_);
       const unsigned count = fresh->signatures();
       engine_.store(std::move(fresh));
-      spdlog::info("antivirus: reloaded {} signatures from {}", count, options_.database.string());
+      log::info("antivirus_reloaded",
+                {{"signatures", count}, {"database", options_.database.string()}});
     } catch (const std::exception& e) {
-      spdlog::error("antivirus: reloading {} failed, the signatures in force stay: {}",
-                    options_.database.string(), e.what());
+      log::error("antivirus_reload_failed", {{"database", options_.database.string()},
+                                             {"error", e.what()},
+                                             {"detail", "the signatures in force stay"}});
     }
   }
 
@@ -129,6 +131,10 @@ AntivirusStage::~AntivirusStage() = default;
 
 unsigned AntivirusStage::signatures() const {
   return state_->engine_.load()->signatures();
+}
+
+std::chrono::system_clock::time_point AntivirusStage::databaseTime() const {
+  return state_->engine_.load()->databaseTime();
 }
 
 std::unique_ptr<Stage> AntivirusStage::create(StageConfig& config) {

@@ -48,8 +48,9 @@ class AntivirusStage : public Stage {
   std::string_view name() const override { return "antivirus"; }
   asio::awaitable<StageResult> run(const MessageView& message, StageContext& ctx) const override;
 
-  // Signatures in the engine currently in force.
+  // Signatures in the engine currently in force, and when they were built.
   unsigned signatures() const;
+  std::chrono::system_clock::time_point databaseTime() const;
 
  private:
   struct State;

@@ -5,7 +5,8 @@
 #include <stdexcept>
 
 #include <clamav.h>
-#include <spdlog/spdlog.h>
+
+#include "core/util/log_event.hpp"
 
 namespace relayguard::filters {
 namespace {
@@ -18,11 +19,11 @@ void logClamMessage(enum cl_msg severity, const char* /*fullmsg*/, const char* m
     text.remove_suffix(1);
   }
   if (severity == CL_MSG_ERROR) {
-    spdlog::warn("clamav: {}", text);
+    log::warn("clamav", {{"msg", text}});
   } else if (severity == CL_MSG_WARN) {
-    spdlog::info("clamav: {}", text);
+    log::info("clamav", {{"msg", text}});
   } else {
-    spdlog::debug("clamav: {}", text);
+    log::debug("clamav", {{"msg", text}});
   }
 }
 
@@ -47,6 +48,20 @@ void check(cl_error_t rc, const std::string& what) {
 struct FmapClose {
   void operator()(cl_fmap_t* map) const { cl_fmap_close(map); }
 };
+
+// The newest modification time of the regular files in `dir` (the epoch if there is none).
+std::chrono::system_clock::time_point newestFile(const std::filesystem::path& dir) {
+  std::chrono::system_clock::time_point newest{};
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::error_code fec;
+    if (entry.is_regular_file(fec)) {
+      newest = std::max(newest, std::chrono::time_point_cast<std::chrono::system_clock::duration>(
+                                    std::chrono::file_clock::to_sys(entry.last_write_time(fec))));
+    }
+  }
+  return newest;
+}
 
 }  // namespace
 
@@ -87,6 +102,11 @@ ClamEngine::ClamEngine(const std::filesystem::path& database, const ClamLimits& 
   }
   check(cl_engine_compile(e), "cannot compile ClamAV database " + database.string());
   signatures_ = signatures;
+  int err = 0;
+  const long long db_time = cl_engine_get_num(e, CL_ENGINE_DB_TIME, &err);
+  database_time_ = err == CL_SUCCESS && db_time > 0
+                       ? std::chrono::system_clock::time_point(std::chrono::seconds(db_time))
+                       : newestFile(database);
 }
 
 ClamEngine::~ClamEngine() = default;

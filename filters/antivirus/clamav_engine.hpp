@@ -42,6 +42,9 @@ class ClamEngine {
   ClamEngine& operator=(const ClamEngine&) = delete;
 
   unsigned signatures() const { return signatures_; }
+  // When the signatures were built: the newest .cvd/.cld header time ClamAV reports, or for
+  // plain signature files (no header) the newest file modification time in the directory.
+  std::chrono::system_clock::time_point databaseTime() const { return database_time_; }
 
   // Scans `data` from memory. Throws std::runtime_error on any ClamAV error.
   ScanResult scan(std::string_view data) const;
@@ -52,6 +55,7 @@ class ClamEngine {
   };
   std::unique_ptr<cl_engine, EngineFree> engine_;
   unsigned signatures_ = 0;
+  std::chrono::system_clock::time_point database_time_{};
 };
 
 }  // namespace relayguard::filters

@@ -132,7 +132,7 @@ TEST_F(FilterTest, SighupLoadsNewRulesAndRefusesBrokenOnes) {
             "[[rule]]\nid = \"no-budget\"\nstage = \"content\"\naction = \"reject\"\n"
             "header = \"Subject\"\npattern = '(?i)budget'\n");
   relay_->process().signal(SIGHUP);
-  ASSERT_TRUE(relay_->process().waitForLog("rules reloaded", kWait));
+  ASSERT_TRUE(relay_->process().waitForLog("event=rules_reloaded", kWait));
   const auto after =
       send(makeMessage("app@example.test", "user@example.test", "Budget 2027", "numbers attached"));
   EXPECT_EQ(after.final.code, 550);
@@ -140,7 +140,7 @@ TEST_F(FilterTest, SighupLoadsNewRulesAndRefusesBrokenOnes) {
 
   writeRule("40-broken.toml", "[[rule]]\nid = \"bad\"\nstage = \"content\"\naction = \"nope\"\n");
   relay_->process().signal(SIGHUP);
-  ASSERT_TRUE(relay_->process().waitForLog("rules reload refused", kWait));
+  ASSERT_TRUE(relay_->process().waitForLog("event=rules_reload_refused", kWait));
   EXPECT_NE(relay_->process().log().find("40-broken.toml:4:"), std::string::npos);
   const auto still =
       send(makeMessage("app@example.test", "user@example.test", "Budget 2027", "numbers attached"));

@@ -94,7 +94,7 @@ TEST_F(PickupTest, AFileThatCannotBeHandledDoesNotStopThePickup) {
   std::filesystem::remove_all(badmail_);
   std::ofstream(badmail_) << "in the way";
   drop("no-rcpt.eml", "From: app@example.test\r\nSubject: hello\r\n\r\nx\r\n");
-  ASSERT_TRUE(relay_->process().waitForLog("pickup: no-rcpt.eml left in place", kWait));
+  ASSERT_TRUE(relay_->process().waitForLog("event=pickup_left file=no-rcpt.eml", kWait));
   drop("good.eml",
        "From: app@example.test\r\nTo: user@example.test\r\nSubject: still on\r\n"
        "\r\nx\r\n");
@@ -111,7 +111,7 @@ TEST_F(PickupTest, KillNineWhileTakingFilesLosesNothing) {
          "Subject: pickup " +
              std::to_string(i) + "\r\n\r\nbody\r\n");
   }
-  ASSERT_TRUE(relay_->process().waitForLog("pickup: m", kWait));
+  ASSERT_TRUE(relay_->process().waitForLog("event=pickup_taken file=m", kWait));
   relay_->kill9();
   relay_->start();
   ASSERT_TRUE(waitUntil([&] { return filesIn(pickup_) == 0; }, kWait));

@@ -154,13 +154,15 @@ void Relay::start() {
   // A restart must not see the previous run's "ready" line: remember where this run's log starts.
   const std::size_t log_start = std::filesystem::exists(log_file_) ? readFile(log_file_).size() : 0;
   process_ = std::make_unique<ChildProcess>(relayguardBinary(), args, log_file_);
-  const bool up =
-      process_->waitForPort("127.0.0.1", port_, 10s) &&
-      waitUntil(
-          [&] {
-            return readFile(log_file_).find("relayguard ready", log_start) != std::string::npos;
-          },
-          10s);
+  const bool up = process_->waitForPort("127.0.0.1", port_, 10s) &&
+                  waitUntil(
+                      [&] {
+                        // The ready event, in the text or the JSON log format.
+                        const std::string log = readFile(log_file_);
+                        return log.find("event=ready ", log_start) != std::string::npos ||
+                               log.find("\"event\":\"ready\"", log_start) != std::string::npos;
+                      },
+                      10s);
   if (!up) {
     throw std::runtime_error("relayguard serve did not become ready on port " +
                              std::to_string(port_) + "; log:\n" + readFile(log_file_));

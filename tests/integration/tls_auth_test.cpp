@@ -133,7 +133,7 @@ TEST_F(TlsAuthTest, SubmissionNeedsStartTlsThenAuthAndRecordsTheUser) {
   }
   EXPECT_NE(audit.find("\"auth_user\":\"alice\""), std::string::npos) << audit;
   const std::string log = readFile(relay.logFile());
-  EXPECT_NE(log.find("auth failed client=127.0.0.1 user=\"alice\""), std::string::npos) << log;
+  EXPECT_NE(log.find("event=auth_failed client=127.0.0.1 user=alice"), std::string::npos) << log;
   EXPECT_EQ(log.find(kPassword), std::string::npos) << "a password reached the log";
   EXPECT_EQ(log.find(b64(std::string(1, '\0') + "alice" + std::string(1, '\0') + kPassword)),
             std::string::npos);
@@ -225,7 +225,7 @@ TEST_F(TlsAuthTest, StartTlsInjectionIsDiscardedAndTheSessionReset) {
   EXPECT_EQ(ehlo.code, 250);
   EXPECT_GT(ehlo.lines.size(), 1U);
   EXPECT_EQ(c.readReply(300ms).code, 0) << "an extra reply arrived";
-  EXPECT_NE(readFile(relay.logFile()).find("discarded"), std::string::npos);
+  EXPECT_NE(readFile(relay.logFile()).find("event=starttls_discarded"), std::string::npos);
   // STARTTLS twice is refused.
   EXPECT_EQ(c.command("STARTTLS").code, 503);
 }
@@ -262,7 +262,7 @@ TEST_F(TlsAuthTest, FailedAuthIsSlowedThenLockedOut) {
   EXPECT_EQ(other->authPlain("alice", kPassword).code, 454);
   EXPECT_LT(Clock::now() - start, 500ms);
   const std::string log = readFile(relay.logFile());
-  EXPECT_NE(log.find("auth lockout client=127.0.0.1"), std::string::npos) << log;
+  EXPECT_NE(log.find("event=auth_lockout client=127.0.0.1"), std::string::npos) << log;
   EXPECT_EQ(log.find("guess1"), std::string::npos) << "a password reached the log";
 }
 
@@ -334,7 +334,7 @@ TEST_F(TlsAuthTest, CertificateReloadedOnSighupAndABadOneRefused) {
   const std::string good_cert = readFile(leaf_.certificate);
   std::ofstream(leaf_.certificate, std::ios::trunc) << "not a certificate\n";
   relay.process().signal(SIGHUP);
-  ASSERT_TRUE(relay.process().waitForLog("TLS certificate reload refused", 10s));
+  ASSERT_TRUE(relay.process().waitForLog("event=tls_certificate_reload_refused", 10s));
   auto still = smtpsClient(relay.listenerPort(1));
   EXPECT_TRUE(still->secure());
 
@@ -344,7 +344,7 @@ TEST_F(TlsAuthTest, CertificateReloadedOnSighupAndABadOneRefused) {
   std::filesystem::copy_file(fresh.private_key, leaf_.private_key,
                              std::filesystem::copy_options::overwrite_existing);
   relay.process().signal(SIGHUP);
-  ASSERT_TRUE(relay.process().waitForLog("TLS certificate reloaded", 10s));
+  ASSERT_TRUE(relay.process().waitForLog("event=tls_certificate_reloaded", 10s));
   SmtpTestClient old_trust;
   ASSERT_TRUE(old_trust.connect("127.0.0.1", relay.listenerPort(1)));
   EXPECT_FALSE(old_trust.handshake(ca_file_)) << "still the old certificate";
@@ -401,9 +401,12 @@ print("ok")
   EXPECT_NE(r.out.find("ok"), std::string::npos);
   EXPECT_TRUE(sink_->waitForMessages(2, 10s));
   // The server, not only the client, refused TLS 1.1.
-  EXPECT_NE(
-      readFile(relay.logFile()).find("TLS handshake failed client=127.0.0.1: unsupported protocol"),
-      std::string::npos);
+  const std::string log = readFile(relay.logFile());
+  const auto failed = log.find("event=tls_handshake_failed client=127.0.0.1 ");
+  ASSERT_NE(failed, std::string::npos) << log;
+  EXPECT_NE(log.substr(failed, log.find('\n', failed) - failed).find("unsupported protocol"),
+            std::string::npos)
+      << log;
 }
 
 TEST_F(TlsAuthTest, SwaksSubmitsOverStartTlsAndImplicitTls) {

@@ -171,6 +171,19 @@ TEST_F(AntivirusStageTest, PlainEicarIsQuarantinedWithTheVirusName) {
   EXPECT_EQ(f.action, Action::kQuarantine);
 }
 
+TEST_F(AntivirusStageTest, ReportsSignatureCountAndDatabaseTime) {
+  // Plain signature files carry no build time: the newest file's modification time stands in.
+  const auto built = std::chrono::system_clock::now() - std::chrono::hours(30);
+  std::filesystem::last_write_time(dir_.path() / "db/test.ndb",
+                                   std::filesystem::file_time_type::clock::from_sys(built));
+  const auto p = load();
+  const auto* av = p->find<AntivirusStage>();
+  ASSERT_NE(av, nullptr);
+  EXPECT_EQ(av->signatures(), 1U);
+  const auto off = av->databaseTime() - built;
+  EXPECT_LT(std::chrono::abs(off), std::chrono::seconds(2));
+}
+
 TEST_F(AntivirusStageTest, CleanMessageIsAccepted) {
   const auto p = load();
   const auto v = test::runPipeline(*p, base64Attachment("report.txt", "quarterly numbers\n"));

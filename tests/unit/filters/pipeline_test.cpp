@@ -117,6 +117,28 @@ TEST_F(PipelineTest, RejectEndsTheRun) {
   EXPECT_EQ(v.stages.size(), 1U);
 }
 
+// Records the stages the pipeline reports as done.
+struct StageRecorder : StageObserver {
+  void stageDone(std::string_view stage, std::chrono::steady_clock::duration took) override {
+    EXPECT_GE(took.count(), 0);
+    stages.emplace_back(stage);
+  }
+  std::vector<std::string> stages;
+};
+
+TEST_F(PipelineTest, ReportsEachStageThatRanWithItsDuration) {
+  write("pipeline.toml", "[[stage]]\ntype = \"urls\"\n[[stage]]\ntype = \"content\"\n");
+  StageRecorder all;
+  test::runPipeline(*Pipeline::load(dir_.path()), kMessage, test::testEnvelope(), false, &all);
+  EXPECT_THAT(all.stages, ElementsAre("urls", "content"));
+  // A reject ends the run: the stages after it are not timed.
+  write("10-r.toml",
+        "[[rule]]\nid = \"no-links\"\nstage = \"urls\"\naction = \"reject\"\nurl = '.'\n");
+  StageRecorder first;
+  test::runPipeline(*Pipeline::load(dir_.path()), kMessage, test::testEnvelope(), false, &first);
+  EXPECT_THAT(first.stages, ElementsAre("urls"));
+}
+
 TEST_F(PipelineTest, AllowCancelsTheOtherMatchesOfItsStage) {
   write("pipeline.toml", "[[stage]]\ntype = \"urls\"\n");
   write("10-r.toml",

@@ -34,14 +34,17 @@ inline Envelope testEnvelope() {
   return env;
 }
 
-// outbound_only: Pipeline::runOutbound (a quarantine release) instead of Pipeline::run.
+// outbound_only: Pipeline::runOutbound (a quarantine release) instead of Pipeline::run;
+// observer: StageContext::observer.
 inline filters::Verdict runPipeline(const filters::Pipeline& pipeline, const std::string& raw,
                                     const Envelope& env = testEnvelope(),
-                                    bool outbound_only = false) {
+                                    bool outbound_only = false,
+                                    filters::StageObserver* observer = nullptr) {
   asio::io_context io;
   asio::thread_pool blocking(2);
   const MessageView view(env, raw);
   filters::StageContext ctx{blocking};
+  ctx.observer = observer;
   auto future =
       asio::co_spawn(io, outbound_only ? pipeline.runOutbound(view, ctx) : pipeline.run(view, ctx),
                      asio::use_future);
