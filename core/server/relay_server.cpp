@@ -25,7 +25,9 @@
 #include "core/server/control_commands.hpp"
 #include "core/server/control_socket.hpp"
 #include "core/server/message_acceptor.hpp"
+#include "core/server/privileges.hpp"
 #include "core/server/resolver_setup.hpp"
+#include "core/server/service_notify.hpp"
 #include "core/smtp/connection_limiter.hpp"
 #include "core/smtp/listener.hpp"
 #include "core/util/blocking.hpp"
@@ -82,6 +84,17 @@ asio::awaitable<void> reloadTls(const TlsConfig& tls, net::TlsContextSlot& slot,
 int runRelayServer(const Config& config, const ServeOptions& options) {
   std::signal(SIGPIPE, SIG_IGN);
   try {
+    asio::io_context io;
+    // Start-up, step 1: everything that binds a socket, while serve may still be root (port 25).
+    // Step 2: root (or the unit's capabilities) is given up for good, before any thread starts
+    // and before the spool is touched, so all that follows runs as [service] user.
+    std::vector<asio::ip::tcp::acceptor> bound;
+    for (const auto& l : config.listeners) {
+      bound.push_back(smtp::bindListener(io, l.address));
+    }
+    dropPrivileges(config.service);
+    checkSpoolAccess(config.spool_dir);
+
     queue::Spool spool(config.spool_dir);
     // One relay per spool: an exclusive lock for the life of the process.
     FileLock lock(config.spool_dir / "relayguard.lock", FileLock::Mode::kTry,
@@ -95,7 +108,6 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
     const AuditOptions audit_options = AuditOptions::fromConfig(config);
     AuditLog audit(audit_options);
 
-    asio::io_context io;
     asio::thread_pool blocking(4);
     // One resolver (and so one DNS cache) for delivery and the filter stages.
     dns::UnboundResolver resolver(io.get_executor(), resolverOptions(config.dns));
@@ -135,7 +147,8 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
     }
 
     std::vector<std::unique_ptr<smtp::Listener>> listeners;
-    for (const auto& l : config.listeners) {
+    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+      const auto& l = config.listeners[i];
       smtp::SessionSettings s;
       s.hostname = config.hostname;
       s.limits = config.limits;
@@ -144,8 +157,11 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
       s.routable = [&config](const Address& a) { return config.routeFor(a.domain()) != nullptr; };
       s.tls = config.tls ? &tls_context : nullptr;
       s.authenticator = authenticator.get();
-      listeners.push_back(
-          std::make_unique<smtp::Listener>(io, l.address, std::move(s), acceptor, limiter));
+      listeners.push_back(std::make_unique<smtp::Listener>(io, l.address, std::move(s), acceptor,
+                                                           limiter, std::move(bound[i])));
+      if (l.proxy_protocol) {
+        listeners.back()->requireProxyHeader(l.proxy_from);
+      }
       listeners.back()->start();
     }
     std::unique_ptr<PickupDirectory> pickup;
@@ -177,15 +193,20 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
           return;
         }
         if (sig == SIGHUP) {
-          asio::co_spawn(io, reloadRules(config.rules_dir, pipeline, blocking),
-                         logFailure("rules reload"));
-          if (config.tls) {
-            asio::co_spawn(io, reloadTls(*config.tls, tls_context, blocking),
-                           logFailure("TLS reload"));
-          }
-          if (authenticator) {
-            asio::post(blocking, [&authenticator] { authenticator->reload(); });
-          }
+          service::notifyReloading();
+          asio::co_spawn(
+              io,
+              [&]() -> asio::awaitable<void> {
+                co_await reloadRules(config.rules_dir, pipeline, blocking);
+                if (config.tls) {
+                  co_await reloadTls(*config.tls, tls_context, blocking);
+                }
+                if (authenticator) {
+                  co_await runBlocking(blocking, [&authenticator] { authenticator->reload(); });
+                }
+                service::notifyReady("reloaded");
+              },
+              logFailure("reload"));
           wait_signal();
           return;
         }
@@ -193,6 +214,7 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
           return;
         }
         stopping = true;
+        service::notifyStopping();
         spdlog::info("signal {}: stopping (grace {}s)", sig, options.shutdown_grace.count());
         asio::co_spawn(
             io,
@@ -231,6 +253,7 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
 
     spdlog::info("relayguard ready: hostname={} spool={}", config.hostname,
                  config.spool_dir.string());
+    service::notifyReady("ready");
     unsigned threads = options.io_threads;
     if (threads == 0) {
       threads = std::max(2U, std::thread::hardware_concurrency());

@@ -1,0 +1,34 @@
+// service_notify: sd_notify messages for systemd (see service_notify.hpp).
+#include "core/server/service_notify.hpp"
+
+#include <cstring>
+#include <string>
+
+#include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
+
+namespace relayguard::service {
+namespace {
+
+void notify(const std::string& state) {
+  const int rc = ::sd_notify(0, state.c_str());
+  if (rc < 0) {
+    spdlog::warn("sd_notify failed: {}", std::strerror(-rc));
+  }
+}
+
+}  // namespace
+
+void notifyReady(std::string_view status) {
+  notify("READY=1\nSTATUS=" + std::string(status));
+}
+
+void notifyReloading() {
+  notify("RELOADING=1\nSTATUS=reloading");
+}
+
+void notifyStopping() {
+  notify("STOPPING=1\nSTATUS=stopping");
+}
+
+}  // namespace relayguard::service
