@@ -85,41 +85,45 @@ void switchUser(const UserEntry& user) {
   }
 }
 
+// The [service] user's entry; nullopt when none is configured. Throws when it does not exist.
+std::optional<UserEntry> serviceUser(const ServiceConfig& service) {
+  if (service.user.empty()) {
+    return std::nullopt;
+  }
+  auto user = findUser(service.user);
+  if (!user) {
+    throw ConfigError(service.where, "user: no such user '" + service.user + "'");
+  }
+  return user;
+}
+
 }  // namespace
 
+void checkServiceUser(const ServiceConfig& service) {
+  serviceUser(service);
+}
+
 void dropPrivileges(const ServiceConfig& service) {
+  const auto user = serviceUser(service);
   const uid_t uid = ::geteuid();
   if (uid != 0) {
-    if (!service.user.empty()) {
-      const auto user = findUser(service.user);
-      if (!user) {
-        throw ConfigError(service.where, "user: no such user '" + service.user + "'");
-      }
-      if (user->uid != uid) {
-        throw std::runtime_error("[service] user = '" + service.user + "', but serve runs as " +
-                                 userName(uid) + ", not root: it cannot switch users");
-      }
+    if (user && user->uid != uid) {
+      throw std::runtime_error("[service] user = '" + service.user + "', but serve runs as " +
+                               userName(uid) + ", not root: it cannot switch users");
     }
     dropCapabilities();
     spdlog::info("running as {}: capabilities dropped after binding", userName(uid));
     return;
   }
-  if (service.user.empty()) {
+  if (!user) {
     spdlog::warn(
         "running as root: set [service] user (e.g. \"relayguard\") so that serve drops root "
         "after binding");
     return;
   }
-  if (service.user == "root") {
-    spdlog::warn("[service] user = \"root\": keeping root privileges");
-    return;
-  }
-  const auto user = findUser(service.user);
-  if (!user) {
-    throw ConfigError(service.where, "user: no such user '" + service.user + "'");
-  }
   if (user->uid == 0) {
-    throw ConfigError(service.where, "user: '" + service.user + "' is root (uid 0)");
+    spdlog::warn("[service] user = \"{}\" is root: keeping root privileges", service.user);
+    return;
   }
   switchUser(*user);
   spdlog::info("dropped root: running as user={} uid={} gid={}", user->name, user->uid, user->gid);

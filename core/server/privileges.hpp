@@ -12,6 +12,9 @@
 
 namespace relayguard {
 
+// Throws ConfigError at the user key when [service] user names no user of this system.
+void checkServiceUser(const ServiceConfig& service);
+
 // Throws ConfigError at the user key for a user that does not exist, std::runtime_error when the
 // switch is impossible (not root and a different user named) or fails.
 void dropPrivileges(const ServiceConfig& service);

@@ -85,7 +85,7 @@ void Listener::stop() {
 
 std::size_t Listener::activeSessions() const {
   std::lock_guard lock(mutex_);
-  return sessions_.size() + awaiting_header_;
+  return sessions_.size();
 }
 
 bool Listener::trustedBalancer(const std::string& ip) const {
@@ -130,7 +130,6 @@ asio::awaitable<void> Listener::acceptLoop() {
       socket.close(ec_close);
       continue;
     }
-    ++awaiting_header_;
     auto executor = socket.get_executor();
     asio::co_spawn(executor, proxiedConnection(std::move(socket), std::move(ip)), asio::detached);
   }
@@ -142,10 +141,14 @@ asio::awaitable<void> Listener::proxiedConnection(asio::ip::tcp::socket socket,
   const ProxyHeaderRead read = co_await readProxyHeader(socket, timer, kProxyHeaderTimeout);
   std::error_code ec;
   if (!read.header) {
-    spdlog::warn("connection refused via={} reason=\"{}\"", balancer, read.error);
+    if (read.silent) {
+      spdlog::debug("connection closed via={} without a PROXY header (a health check)", balancer);
+    } else {
+      spdlog::warn("connection refused via={} reason=\"{}\"", balancer, read.error);
+    }
     socket.close(ec);
   } else if (stopped_) {
-    socket.close(ec);
+    socket.close(ec);  // the header arrived after stop(): no new sessions
   } else {
     const auto& addresses = read.header->addresses;
     const std::string client = addresses ? addresses->source.toString() : balancer;
@@ -153,7 +156,6 @@ asio::awaitable<void> Listener::proxiedConnection(asio::ip::tcp::socket socket,
                   addresses ? "" : " (LOCAL/UNKNOWN: the load balancer itself)");
     startSession(std::move(socket), client);
   }
-  --awaiting_header_;
 }
 
 void Listener::startSession(asio::ip::tcp::socket socket, const std::string& ip) {

@@ -68,8 +68,9 @@ class Listener {
   ConnectionLimiter& limiter_;
   asio::ip::tcp::acceptor acceptor_;
   std::optional<std::vector<net::Cidr>> proxy_from_;  // set: a PROXY protocol listener
+  // Connections still sending their PROXY header are not tracked: they end within the header
+  // timeout, and one whose header comes after stop() is closed.
   std::atomic<bool> stopped_{false};
-  std::atomic<std::size_t> awaiting_header_{0};  // connections still sending their PROXY header
   mutable std::mutex mutex_;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
 };

@@ -18,10 +18,10 @@ asio::awaitable<ProxyHeaderRead> readProxyHeader(asio::ip::tcp::socket& socket,
   for (;;) {
     const net::ProxyParse parse = net::parseProxyHeader(bytes);
     if (parse.status == net::ProxyParse::Status::kDone) {
-      co_return ProxyHeaderRead{parse.header, {}};
+      co_return ProxyHeaderRead{parse.header, {}, false};
     }
     if (parse.status == net::ProxyParse::Status::kInvalid) {
-      co_return ProxyHeaderRead{std::nullopt, parse.error};
+      co_return ProxyHeaderRead{std::nullopt, parse.error, false};
     }
     const std::size_t old = bytes.size();
     bytes.resize(old + parse.need);
@@ -29,14 +29,17 @@ asio::awaitable<ProxyHeaderRead> readProxyHeader(asio::ip::tcp::socket& socket,
     auto result =
         co_await (asio::async_read(socket, want, kUseTuple) || timer.async_wait(kUseTuple));
     if (result.index() == 1) {
-      co_return ProxyHeaderRead{std::nullopt, "no complete PROXY header within the time limit"};
+      co_return ProxyHeaderRead{std::nullopt, "no complete PROXY header within the time limit",
+                                false};
     }
     const auto [ec, n] = std::get<0>(result);
     if (ec) {
-      co_return ProxyHeaderRead{
-          std::nullopt, ec == asio::error::eof
-                            ? "closed before a complete PROXY header"
-                            : "read failed before a complete PROXY header: " + ec.message()};
+      const bool silent = ec == asio::error::eof && old == 0 && n == 0;
+      co_return ProxyHeaderRead{std::nullopt,
+                                ec == asio::error::eof
+                                    ? "closed before a complete PROXY header"
+                                    : "read failed before a complete PROXY header: " + ec.message(),
+                                silent};
     }
     bytes.resize(old + n);
   }

@@ -22,7 +22,8 @@ inline constexpr std::chrono::seconds kProxyHeaderTimeout{10};
 
 struct ProxyHeaderRead {
   std::optional<net::ProxyHeader> header;
-  std::string error;  // when there is no header: malformed, timed out, closed
+  std::string error;    // when there is no header: malformed, timed out, closed
+  bool silent = false;  // closed without a single byte: a balancer's plain TCP health check
 };
 
 asio::awaitable<ProxyHeaderRead> readProxyHeader(asio::ip::tcp::socket& socket,

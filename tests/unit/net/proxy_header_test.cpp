@@ -10,33 +10,21 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/proxy_headers.hpp"
+
 namespace relayguard::net {
 namespace {
 
 using Status = ProxyParse::Status;
 
-const std::string kSig("\r\n\r\n\0\r\nQUIT\n", 12);
+using test::bytesOf;
 
-// A v2 header: signature, version/command, family/protocol, length, then `body`.
 std::string v2(std::uint8_t ver_cmd, std::uint8_t fam_proto, const std::string& body) {
-  std::string h = kSig;
-  h += static_cast<char>(ver_cmd);
-  h += static_cast<char>(fam_proto);
-  h += static_cast<char>((body.size() >> 8) & 0xff);
-  h += static_cast<char>(body.size() & 0xff);
-  return h + body;
-}
-
-std::string bytes(std::initializer_list<int> list) {
-  std::string s;
-  for (int b : list) {
-    s += static_cast<char>(b);
-  }
-  return s;
+  return test::proxyV2(ver_cmd, fam_proto, body);
 }
 
 // 192.0.2.10:40000 -> 10.0.0.5:25
-const std::string kInet = bytes({192, 0, 2, 10, 10, 0, 0, 5, 0x9c, 0x40, 0, 25});
+const std::string kInet = bytesOf({192, 0, 2, 10, 10, 0, 0, 5, 0x9c, 0x40, 0, 25});
 
 // 2001:db8::1:50000 -> 2001:db8::5:587
 std::string inet6Body() {
@@ -194,15 +182,16 @@ TEST(ProxyHeader, V2ProxyInet6) {
 
 TEST(ProxyHeader, V2TlvsAreSkipped) {
   // PP2_TYPE_ALPN "smtp", PP2_TYPE_AUTHORITY empty, PP2_TYPE_NOOP with 3 bytes.
-  const std::string tlvs = bytes({0x01, 0, 4, 's', 'm', 't', 'p', 0x02, 0, 0, 0x04, 0, 3, 0, 0, 0});
+  const std::string tlvs =
+      bytesOf({0x01, 0, 4, 's', 'm', 't', 'p', 0x02, 0, 0, 0x04, 0, 3, 0, 0, 0});
   const auto p = parseProxyHeader(v2(0x21, 0x11, kInet + tlvs) + "EHLO");
   ASSERT_EQ(p.status, Status::kDone) << p.error;
   EXPECT_EQ(p.length, 16 + kInet.size() + tlvs.size());
   EXPECT_EQ(p.header.addresses->source.toString(), "192.0.2.10");
   // A TLV running past the header, or a stray byte, is refused.
-  EXPECT_EQ(parseProxyHeader(v2(0x21, 0x11, kInet + bytes({0x01, 0, 9, 's'}))).status,
+  EXPECT_EQ(parseProxyHeader(v2(0x21, 0x11, kInet + bytesOf({0x01, 0, 9, 's'}))).status,
             Status::kInvalid);
-  EXPECT_EQ(parseProxyHeader(v2(0x21, 0x11, kInet + bytes({0x01}))).status, Status::kInvalid);
+  EXPECT_EQ(parseProxyHeader(v2(0x21, 0x11, kInet + bytesOf({0x01}))).status, Status::kInvalid);
 }
 
 TEST(ProxyHeader, V2Local) {
@@ -253,7 +242,7 @@ TEST(ProxyHeader, ReaderNeverReadsPastTheHeader) {
        {std::string("PROXY TCP4 192.0.2.10 10.0.0.5 40000 25\r\n"),
         std::string("PROXY UNKNOWN\r\n"),
         std::string("PROXY TCP6 2001:db8::1 2001:db8::5 50000 587\r\n"), v2(0x21, 0x11, kInet),
-        v2(0x20, 0x00, ""), v2(0x21, 0x21, inet6Body() + bytes({0x04, 0, 1, 0}))}) {
+        v2(0x20, 0x00, ""), v2(0x21, 0x21, inet6Body() + bytesOf({0x04, 0, 1, 0}))}) {
     std::size_t consumed = 0;
     const auto p = readLikeTheRelay(h + after, consumed);
     ASSERT_EQ(p.status, Status::kDone) << p.error;
