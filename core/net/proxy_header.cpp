@@ -223,6 +223,9 @@ ProxyParse parseProxyHeader(std::string_view bytes) {
   if (!v1 && !v2) {
     return invalid("not a PROXY protocol header");
   }
+  if (bytes.empty()) {
+    return needMore(1);  // one byte tells most garbage (EHLO, a TLS hello) from a header at once
+  }
   if (bytes.size() < kProxyMinLength) {
     return needMore(kProxyMinLength - bytes.size());
   }

@@ -23,7 +23,8 @@ namespace relayguard::net {
 
 // The v1 line's limit, CRLF included (the spec's worst case, TCP6 with full addresses).
 inline constexpr std::size_t kProxyV1MaxLength = 107;
-// Fewer bytes than this are never a whole header ("PROXY UNKNOWN\r\n").
+// Fewer bytes than this are never a whole header ("PROXY UNKNOWN\r\n"); the first byte is
+// asked for alone, so that most garbage is refused without waiting for more.
 inline constexpr std::size_t kProxyMinLength = 15;
 
 struct ProxyAddresses {

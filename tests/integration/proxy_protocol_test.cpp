@@ -138,10 +138,10 @@ TEST_F(ProxyProtocolTest, UntrustedAddressIsRefusedWithoutGreeting) {
 
 TEST_F(ProxyProtocolTest, MissingOrMalformedHeaderIsRefused) {
   Relay& relay = startProxyRelay();
-  for (const std::string bad : {std::string("EHLO client.test\r\n"),
-                                std::string("PROXY TCP4 192.0.2.10 127.0.0.1 40000\r\n"),
-                                std::string("PROXY TCP4 192.0.2.10 127.0.0.1 40000 25\n"),
-                                v2Header(kInside4, kBalancer4).replace(8, 1, "q")}) {
+  for (const std::string& bad : {std::string("EHLO client.test\r\n"),
+                                 std::string("PROXY TCP4 192.0.2.10 127.0.0.1 40000\r\n"),
+                                 std::string("PROXY TCP4 192.0.2.10 127.0.0.1 40000 25\n"),
+                                 v2Header(kInside4, kBalancer4).replace(8, 1, "q")}) {
     auto c = balancer(relay, bad);
     EXPECT_TRUE(c->waitForClose(5s)) << bad;
     EXPECT_EQ(c->pending(), "") << bad;

@@ -439,7 +439,7 @@ TEST_F(ConfigTest, ProxyProtocolNeedsProxyFrom) {
   expectError(
       "hostname = \"h.example\"\n[[listener]]\naddress = \"127.0.0.1:25\"\n"
       "proxy_protocol = true\nproxy_from = [\"10.0.0.1\", \"lb.example\"]\n",
-      5, 28, "proxy_from: 'lb.example' is not a network");
+      5, 27, "proxy_from: 'lb.example' is not a network");
   expectError(
       "hostname = \"h.example\"\n[[listener]]\naddress = \"127.0.0.1:25\"\n"
       "proxy_protocol = \"yes\"\n",

@@ -88,11 +88,16 @@ TEST(ProxyHeader, V1Unknown) {
 }
 
 TEST(ProxyHeader, V1Longest) {
+  // The longest address line (104 bytes) and the spec's limit of 107 are accepted, 108 not.
   const std::string h =
       "PROXY TCP6 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff "
       "65535 65535\r\n";
-  ASSERT_EQ(h.size(), kProxyV1MaxLength);
   EXPECT_EQ(parseProxyHeader(h).status, Status::kDone);
+  const std::string at_limit = "PROXY UNKNOWN " + std::string(91, 'x') + "\r\n";
+  ASSERT_EQ(at_limit.size(), kProxyV1MaxLength);
+  EXPECT_EQ(parseProxyHeader(at_limit).status, Status::kDone);
+  const std::string over = "PROXY UNKNOWN " + std::string(92, 'x') + "\r\n";
+  EXPECT_EQ(parseProxyHeader(over).status, Status::kInvalid);
 }
 
 TEST(ProxyHeader, V1Refused) {
@@ -133,8 +138,8 @@ TEST(ProxyHeader, V1Oversized) {
 }
 
 TEST(ProxyHeader, NotAProxyHeader) {
-  for (const std::string bad : {std::string("EHLO client.test\r\n"), std::string("\x16\x03\x01"),
-                                std::string("PROXX"), std::string("\r\n\r\n\x01")}) {
+  for (const std::string& bad : {std::string("EHLO client.test\r\n"), std::string("\x16\x03\x01"),
+                                 std::string("PROXX"), std::string("\r\n\r\n\x01")}) {
     const auto p = parseProxyHeader(bad);
     EXPECT_EQ(p.status, Status::kInvalid) << bad;
   }
@@ -142,7 +147,8 @@ TEST(ProxyHeader, NotAProxyHeader) {
 
 TEST(ProxyHeader, Truncated) {
   EXPECT_EQ(parseProxyHeader("").status, Status::kNeedMore);
-  EXPECT_EQ(parseProxyHeader("").need, kProxyMinLength);
+  EXPECT_EQ(parseProxyHeader("").need, 1u);  // the first byte alone refuses most garbage
+  EXPECT_EQ(parseProxyHeader("P").need, kProxyMinLength - 1);
   auto p = parseProxyHeader("PROXY TCP4 192.0.2.10");
   EXPECT_EQ(p.status, Status::kNeedMore);
   EXPECT_EQ(p.need, 2u);
