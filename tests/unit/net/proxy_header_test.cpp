@@ -53,17 +53,22 @@ ProxyParse readLikeTheRelay(const std::string& stream, std::size_t& consumed) {
   }
 }
 
+void expectAddresses(const ProxyParse& p, const std::string& src, std::uint16_t sport,
+                     const std::string& dst, std::uint16_t dport) {
+  ASSERT_TRUE(p.header.addresses);
+  EXPECT_EQ(p.header.addresses->source.toString(), src);
+  EXPECT_EQ(p.header.addresses->source_port, sport);
+  EXPECT_EQ(p.header.addresses->destination.toString(), dst);
+  EXPECT_EQ(p.header.addresses->destination_port, dport);
+}
+
 TEST(ProxyHeader, V1Tcp4) {
   const std::string h = "PROXY TCP4 192.0.2.10 10.0.0.5 40000 25\r\n";
   const auto p = parseProxyHeader(h + "EHLO x\r\n");
   ASSERT_EQ(p.status, Status::kDone) << p.error;
   EXPECT_EQ(p.length, h.size());
   EXPECT_EQ(p.header.version, 1);
-  ASSERT_TRUE(p.header.addresses);
-  EXPECT_EQ(p.header.addresses->source.toString(), "192.0.2.10");
-  EXPECT_EQ(p.header.addresses->source_port, 40000);
-  EXPECT_EQ(p.header.addresses->destination.toString(), "10.0.0.5");
-  EXPECT_EQ(p.header.addresses->destination_port, 25);
+  expectAddresses(p, "192.0.2.10", 40000, "10.0.0.5", 25);
 }
 
 TEST(ProxyHeader, V1Tcp6AndMappedV4) {
@@ -169,21 +174,14 @@ TEST(ProxyHeader, V2ProxyInet) {
   ASSERT_EQ(p.status, Status::kDone) << p.error;
   EXPECT_EQ(p.length, 28u);
   EXPECT_EQ(p.header.version, 2);
-  ASSERT_TRUE(p.header.addresses);
-  EXPECT_EQ(p.header.addresses->source.toString(), "192.0.2.10");
-  EXPECT_EQ(p.header.addresses->source_port, 40000);
-  EXPECT_EQ(p.header.addresses->destination.toString(), "10.0.0.5");
-  EXPECT_EQ(p.header.addresses->destination_port, 25);
+  expectAddresses(p, "192.0.2.10", 40000, "10.0.0.5", 25);
 }
 
 TEST(ProxyHeader, V2ProxyInet6) {
   const auto p = parseProxyHeader(v2(0x21, 0x21, inet6Body()));
   ASSERT_EQ(p.status, Status::kDone) << p.error;
   EXPECT_EQ(p.length, 52u);
-  EXPECT_EQ(p.header.addresses->source.toString(), "2001:db8::1");
-  EXPECT_EQ(p.header.addresses->source_port, 50000);
-  EXPECT_EQ(p.header.addresses->destination.toString(), "2001:db8::5");
-  EXPECT_EQ(p.header.addresses->destination_port, 587);
+  expectAddresses(p, "2001:db8::1", 50000, "2001:db8::5", 587);
 }
 
 TEST(ProxyHeader, V2TlvsAreSkipped) {
