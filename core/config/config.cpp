@@ -61,6 +61,21 @@ net::Endpoint endpointAt(const TomlReader& r, const SourcePosition& where, const
   return *ep;
 }
 
+// An array of networks ("10.0.0.0/8", "::1/128", bare addresses); absent: empty.
+std::vector<net::Cidr> cidrArray(TomlReader& r, std::string_view key) {
+  std::vector<net::Cidr> out;
+  const auto nets = r.stringArray(key).value_or(std::vector<std::string>{});
+  for (std::size_t i = 0; i < nets.size(); ++i) {
+    auto cidr = net::Cidr::parse(nets[i]);
+    if (!cidr) {
+      throw ConfigError(r.elementPosition(key, i), std::string(key) + ": '" + nets[i] +
+                                                       "' is not a network such as 10.0.0.0/8");
+    }
+    out.push_back(*cidr);
+  }
+  return out;
+}
+
 void loadListeners(Config& cfg, TomlReader& top) {
   for (const toml::table* t : top.tableArray("listener")) {
     TomlReader r(*t, cfg.file);
@@ -75,6 +90,16 @@ void loadListeners(Config& cfg, TomlReader& top) {
     l.mode = mode == "relay"        ? ListenerMode::kRelay
              : mode == "submission" ? ListenerMode::kSubmission
                                     : ListenerMode::kSmtps;
+    l.proxy_protocol = r.boolean("proxy_protocol").value_or(false);
+    l.proxy_from = cidrArray(r, "proxy_from");
+    if (l.proxy_protocol && l.proxy_from.empty()) {
+      r.fail("proxy_protocol",
+             "proxy_protocol = true needs proxy_from: the load balancers' addresses (e.g. "
+             "[\"10.0.0.5\"]) that may send PROXY headers");
+    }
+    if (!l.proxy_protocol && r.has("proxy_from")) {
+      r.fail("proxy_from", "proxy_from applies only with proxy_protocol = true");
+    }
     r.finish();
     cfg.listeners.push_back(std::move(l));
   }
@@ -86,15 +111,7 @@ void loadAccess(Config& cfg, TomlReader& top, const std::filesystem::path& base)
     return;
   }
   TomlReader r(*t, cfg.file);
-  const auto nets = r.stringArray("relay_networks").value_or(std::vector<std::string>{});
-  for (std::size_t i = 0; i < nets.size(); ++i) {
-    auto cidr = net::Cidr::parse(nets[i]);
-    if (!cidr) {
-      throw ConfigError(r.elementPosition("relay_networks", i),
-                        "relay_networks: '" + nets[i] + "' is not a network such as 10.0.0.0/8");
-    }
-    cfg.access.relay_networks.push_back(*cidr);
-  }
+  cfg.access.relay_networks = cidrArray(r, "relay_networks");
   if (auto users = r.string("users_file")) {
     cfg.access.users_file = resolve(base, *users);
   }
@@ -442,6 +459,22 @@ void loadTls(Config& cfg, TomlReader& top, const std::filesystem::path& base) {
   cfg.tls = tls;
 }
 
+void loadService(Config& cfg, TomlReader& top) {
+  const toml::table* t = top.table("service");
+  if (t == nullptr) {
+    return;
+  }
+  TomlReader r(*t, cfg.file);
+  if (auto user = r.string("user")) {
+    if (user->empty()) {
+      r.fail("user", "must name a user (or leave the key out)");
+    }
+    cfg.service.user = *user;
+    cfg.service.where = r.keyPosition("user");
+  }
+  r.finish();
+}
+
 }  // namespace
 
 bool AccessConfig::relayAllowed(const net::IpAddress& ip) const {
@@ -552,6 +585,7 @@ Config Config::load(const std::filesystem::path& file) {
   loadPickup(cfg, top, base);
   loadAdmin(cfg, top);
   loadLog(cfg, top);
+  loadService(cfg, top);
   top.finish();
 
   for (const auto& l : cfg.listeners) {

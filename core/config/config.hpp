@@ -24,6 +24,10 @@ enum class ListenerMode { kRelay, kSubmission, kSmtps };
 struct ListenerConfig {
   net::Endpoint address;
   ListenerMode mode = ListenerMode::kRelay;
+  // PROXY protocol (v1 and v2): every connection starts with a load balancer's header naming the
+  // real client, and is accepted only from proxy_from (required, non-empty, when enabled).
+  bool proxy_protocol = false;
+  std::vector<net::Cidr> proxy_from;
   SourcePosition where;
 };
 
@@ -135,6 +139,14 @@ struct LogConfig {
   std::string level = "info";  // trace | debug | info | warn | error
 };
 
+// [service]: running as a system service (core/server/privileges.hpp).
+struct ServiceConfig {
+  // The user `serve` switches to for good after binding when started as root; empty: it keeps
+  // the user it was started as (with a warning when that is root).
+  std::string user;
+  SourcePosition where;  // of the user key, for errors about it
+};
+
 struct Config {
   std::filesystem::path file;
   std::string hostname;
@@ -151,6 +163,7 @@ struct Config {
   std::optional<PickupConfig> pickup;
   std::optional<AdminConfig> admin;  // absent: no admin listener
   LogConfig log;
+  ServiceConfig service;
 
   // The first route whose domains match, or nullptr.
   const RouteConfig* routeFor(std::string_view domain) const;

@@ -32,7 +32,7 @@ AdminServer::~AdminServer() {
   stop();
 }
 
-void AdminServer::start() {
+void AdminServer::bind() {
   httplib::Server& s = *server_;
   // Two workers are plenty for scrapes and health checks; the library's default is one per core.
   s.new_task_queue = [] { return new httplib::ThreadPool(2); };
@@ -77,6 +77,13 @@ void AdminServer::start() {
                              " ([admin]): " + (error != 0 ? std::strerror(error) : "bind failed"));
   }
   port_ = address_.port;
+  bound_ = true;
+}
+
+void AdminServer::start() {
+  if (!bound_) {
+    bind();
+  }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   log::info("admin_listening", {{"address", address_.toString()}});
 }

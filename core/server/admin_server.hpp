@@ -33,8 +33,10 @@ class AdminServer {
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
 
-  // Binds the address and starts serving. Throws std::runtime_error naming the address when
-  // it cannot be bound (a start-up error of `serve`).
+  // Binds the address (while serve may still be root, before it drops privileges). Throws
+  // std::runtime_error naming the address when it cannot be bound (a start-up error of `serve`).
+  void bind();
+  // Starts serving on its own thread (binds first if bind() was not called).
   void start();
   void stop();
   std::uint16_t port() const { return port_; }
@@ -45,6 +47,7 @@ class AdminServer {
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   std::uint16_t port_ = 0;
+  bool bound_ = false;
 };
 
 }  // namespace relayguard

@@ -27,7 +27,9 @@
 #include "core/server/control_socket.hpp"
 #include "core/server/message_acceptor.hpp"
 #include "core/server/pipeline_gauges.hpp"
+#include "core/server/privileges.hpp"
 #include "core/server/resolver_setup.hpp"
+#include "core/server/service_notify.hpp"
 #include "core/smtp/connection_limiter.hpp"
 #include "core/smtp/listener.hpp"
 #include "core/util/blocking.hpp"
@@ -111,6 +113,25 @@ asio::awaitable<void> reloadTls(const TlsConfig& tls, net::TlsContextSlot& slot,
 int runRelayServer(const Config& config, const ServeOptions& options) {
   std::signal(SIGPIPE, SIG_IGN);
   try {
+    asio::io_context io;
+    metrics::RelayMetrics relay_metrics;
+    std::atomic<bool> shutting_down{false};
+    PipelineSlot pipeline;  // loaded below; until then /healthz reports it as not loaded
+    // Start-up, step 1: everything that binds a socket, while serve may still be root (port 25).
+    // Step 2: root (or the unit's capabilities) is given up for good, before any thread starts
+    // and before the spool is touched, so all that follows runs as [service] user.
+    std::vector<asio::ip::tcp::acceptor> bound;
+    for (const auto& l : config.listeners) {
+      bound.push_back(smtp::bindListener(io, l.address));
+    }
+    // A taken admin port stops start-up before any mail comes; it serves once all is loaded.
+    const auto admin = makeAdminServer(config, relay_metrics, pipeline, shutting_down);
+    if (admin) {
+      admin->bind();
+    }
+    dropPrivileges(config.service);
+    checkSpoolAccess(config.spool_dir);
+
     queue::Spool spool(config.spool_dir);
     // One relay per spool: an exclusive lock for the life of the process.
     FileLock lock(config.spool_dir / "relayguard.lock", FileLock::Mode::kTry,
@@ -118,17 +139,13 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
     auto recovered = spool.recover();
 
     QuarantineStore quarantine(config.spool_dir);
-    PipelineSlot pipeline(filters::Pipeline::load(config.rules_dir));
+    pipeline.store(filters::Pipeline::load(config.rules_dir));
     logPipeline(*pipeline.load(), "rules_loaded");
+    registerPipelineGauges(relay_metrics.registry(), pipeline);
 
     const AuditOptions audit_options = AuditOptions::fromConfig(config);
     AuditLog audit(audit_options);
 
-    metrics::RelayMetrics relay_metrics;
-    registerPipelineGauges(relay_metrics.registry(), pipeline);
-    std::atomic<bool> shutting_down{false};
-
-    asio::io_context io;
     asio::thread_pool blocking(4);
     // One resolver (and so one DNS cache) for delivery and the filter stages.
     dns::UnboundResolver resolver(io.get_executor(), resolverOptions(config.dns));
@@ -168,13 +185,12 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
       authenticator = std::make_unique<auth::Authenticator>(config.access, blocking);
     }
 
-    // Bound before the SMTP listeners: a taken admin port stops start-up before any mail comes.
-    const auto admin = makeAdminServer(config, relay_metrics, pipeline, shutting_down);
     if (admin) {
       admin->start();
     }
     std::vector<std::unique_ptr<smtp::Listener>> listeners;
-    for (const auto& l : config.listeners) {
+    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+      const auto& l = config.listeners[i];
       smtp::SessionSettings s;
       s.hostname = config.hostname;
       s.limits = config.limits;
@@ -184,8 +200,11 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
       s.tls = config.tls ? &tls_context : nullptr;
       s.authenticator = authenticator.get();
       s.metrics = &relay_metrics;
-      listeners.push_back(
-          std::make_unique<smtp::Listener>(io, l.address, std::move(s), acceptor, limiter));
+      listeners.push_back(std::make_unique<smtp::Listener>(io, l.address, std::move(s), acceptor,
+                                                           limiter, std::move(bound[i])));
+      if (l.proxy_protocol) {
+        listeners.back()->requireProxyHeader(l.proxy_from);
+      }
       listeners.back()->start();
     }
     std::unique_ptr<PickupDirectory> pickup;
@@ -219,15 +238,20 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
           return;
         }
         if (sig == SIGHUP) {
-          asio::co_spawn(io, reloadRules(config.rules_dir, pipeline, blocking, relay_metrics),
-                         logFailure("rules reload"));
-          if (config.tls) {
-            asio::co_spawn(io, reloadTls(*config.tls, tls_context, blocking),
-                           logFailure("TLS reload"));
-          }
-          if (authenticator) {
-            asio::post(blocking, [&authenticator] { authenticator->reload(); });
-          }
+          service::notifyReloading();
+          asio::co_spawn(
+              io,
+              [&]() -> asio::awaitable<void> {
+                co_await reloadRules(config.rules_dir, pipeline, blocking, relay_metrics);
+                if (config.tls) {
+                  co_await reloadTls(*config.tls, tls_context, blocking);
+                }
+                if (authenticator) {
+                  co_await runBlocking(blocking, [&authenticator] { authenticator->reload(); });
+                }
+                service::notifyReady("reloaded");
+              },
+              logFailure("reload"));
           wait_signal();
           return;
         }
@@ -236,6 +260,7 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
         }
         stopping = true;
         shutting_down.store(true);
+        service::notifyStopping();
         log::info("stopping", {{"signal", sig}, {"grace_seconds", options.shutdown_grace.count()}});
         asio::co_spawn(
             io,
@@ -273,6 +298,7 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
     wait_signal();
 
     log::info("ready", {{"hostname", config.hostname}, {"spool", config.spool_dir.string()}});
+    service::notifyReady("ready");
     unsigned threads = options.io_threads;
     if (threads == 0) {
       threads = std::max(2U, std::thread::hardware_concurrency());

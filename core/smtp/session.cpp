@@ -77,12 +77,12 @@ Reply addressReply(Address::Error e, const std::string& detail, bool recipient) 
 }  // namespace
 
 Session::Session(asio::ip::tcp::socket socket, const SessionSettings& settings,
-                 MessageHandler& handler)
+                 MessageHandler& handler, std::string client_ip)
     : stream_(std::move(socket)),
       timer_(stream_.socket().get_executor()),
       settings_(settings),
       handler_(handler),
-      client_ip_(peerAddress(stream_.socket())) {}
+      client_ip_(client_ip.empty() ? peerAddress(stream_.socket()) : std::move(client_ip)) {}
 
 void Session::shutdown() {
   asio::post(executor(), [self = shared_from_this()] {

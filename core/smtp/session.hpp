@@ -72,7 +72,9 @@ struct SessionSettings {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(asio::ip::tcp::socket socket, const SessionSettings& settings, MessageHandler& handler);
+  // `client_ip`: the client's address as a PROXY header named it; empty: the socket's peer.
+  Session(asio::ip::tcp::socket socket, const SessionSettings& settings, MessageHandler& handler,
+          std::string client_ip = {});
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 

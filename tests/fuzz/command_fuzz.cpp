@@ -9,17 +9,11 @@
 
 #include "core/message/address.hpp"
 #include "core/smtp/command.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
 using relayguard::Address;
-
-#define FUZZ_CHECK(cond) \
-  do {                   \
-    if (!(cond)) {       \
-      __builtin_trap();  \
-    }                    \
-  } while (false)
 
 // True when `part` lies inside `whole` (the parsers return views, never copies).
 bool within(std::string_view part, std::string_view whole) {

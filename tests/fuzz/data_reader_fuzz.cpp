@@ -11,17 +11,11 @@
 #include <string_view>
 
 #include "core/smtp/data_reader.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
 using relayguard::smtp::DataReader;
-
-#define FUZZ_CHECK(cond) \
-  do {                   \
-    if (!(cond)) {       \
-      __builtin_trap();  \
-    }                    \
-  } while (false)
 
 constexpr std::size_t kNotFound = std::string_view::npos;
 

@@ -14,18 +14,12 @@
 
 #include "core/message/mime_view.hpp"
 #include "core/message/url_extractor.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
 using relayguard::MimeLimits;
 using relayguard::MimeView;
-
-#define FUZZ_CHECK(cond) \
-  do {                   \
-    if (!(cond)) {       \
-      __builtin_trap();  \
-    }                    \
-  } while (false)
 
 namespace problem = relayguard::mime_problem;
 

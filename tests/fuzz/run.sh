@@ -11,7 +11,7 @@ build="${FUZZ_BUILD_DIR:-$root/build-fuzz}"
 seconds="${FUZZ_SECONDS:-20}"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(command_fuzz data_reader_fuzz mime_view_fuzz)
+  targets=(command_fuzz data_reader_fuzz mime_view_fuzz proxy_header_fuzz)
 fi
 
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DRELAYGUARD_FUZZ=ON \

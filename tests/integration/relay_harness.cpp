@@ -109,7 +109,11 @@ Relay::Relay(std::filesystem::path folder, RelayOptions options)
     extra_ports_.push_back(freeLoopbackPort());
     c << "[[listener]]\n"
       << "address = \"127.0.0.1:" << extra_ports_.back() << "\"\n"
-      << "mode = " << tomlString(mode) << "\n\n";
+      << "mode = " << tomlString(mode) << "\n";
+    for (const auto& line : options_.extra_listener_lines) {
+      c << line << "\n";
+    }
+    c << "\n";
   }
   c << "[access]\n"
     << "relay_networks = " << tomlArray(options_.relay_networks) << "\n";

@@ -56,6 +56,8 @@ struct RelayOptions {
   // Modes ("submission", "smtps", "relay") of more listeners, each on its own loopback port
   // (Relay::listenerPort(i)), after the relay listener on port().
   std::vector<std::string> extra_listeners;
+  // "key = value" lines added to every extra listener (e.g. proxy_protocol = true).
+  std::vector<std::string> extra_listener_lines;
 };
 
 // One relay: <folder>/relayguard.toml, <folder>/rules, <folder>/spool, <folder>/relay.log.

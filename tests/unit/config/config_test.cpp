@@ -409,6 +409,54 @@ TEST_F(ConfigTest, BadListenerAddress) {
               "missing required key 'address'");
 }
 
+TEST_F(ConfigTest, ProxyProtocolListener) {
+  const auto file = write(
+      "hostname = \"h.example\"\n[[listener]]\naddress = \"0.0.0.0:25\"\nproxy_protocol = true\n"
+      "proxy_from = [\"10.0.0.0/8\", \"2001:db8::5\"]\n[[listener]]\naddress = \"127.0.0.1:26\"\n");
+  const Config c = Config::load(file);
+  ASSERT_EQ(c.listeners.size(), 2u);
+  EXPECT_TRUE(c.listeners[0].proxy_protocol);
+  ASSERT_EQ(c.listeners[0].proxy_from.size(), 2u);
+  EXPECT_TRUE(c.listeners[0].proxy_from[0].contains(ip("10.1.2.3")));
+  EXPECT_TRUE(c.listeners[0].proxy_from[1].contains(ip("2001:db8::5")));
+  EXPECT_FALSE(c.listeners[1].proxy_protocol);
+  EXPECT_TRUE(c.listeners[1].proxy_from.empty());
+}
+
+TEST_F(ConfigTest, ProxyProtocolNeedsProxyFrom) {
+  expectError(
+      "hostname = \"h.example\"\n[[listener]]\naddress = \"127.0.0.1:25\"\n"
+      "proxy_protocol = true\n",
+      4, 18, "proxy_protocol = true needs proxy_from");
+  expectError(
+      "hostname = \"h.example\"\n[[listener]]\naddress = \"127.0.0.1:25\"\n"
+      "proxy_protocol = true\nproxy_from = []\n",
+      4, 18, "proxy_protocol = true needs proxy_from");
+  expectError(
+      "hostname = \"h.example\"\n[[listener]]\naddress = \"127.0.0.1:25\"\n"
+      "proxy_from = [\"10.0.0.1\"]\n",
+      4, 14, "proxy_from applies only with proxy_protocol = true");
+  expectError(
+      "hostname = \"h.example\"\n[[listener]]\naddress = \"127.0.0.1:25\"\n"
+      "proxy_protocol = true\nproxy_from = [\"10.0.0.1\", \"lb.example\"]\n",
+      5, 27, "proxy_from: 'lb.example' is not a network");
+  expectError(
+      "hostname = \"h.example\"\n[[listener]]\naddress = \"127.0.0.1:25\"\n"
+      "proxy_protocol = \"yes\"\n",
+      4, 18, "proxy_protocol: expected true or false");
+}
+
+TEST_F(ConfigTest, ServiceUser) {
+  EXPECT_EQ(Config::load(write("hostname = \"h.example\"\n")).service.user, "");
+  const Config c =
+      Config::load(write("hostname = \"h.example\"\n[service]\nuser = \"relayguard\"\n"));
+  EXPECT_EQ(c.service.user, "relayguard");
+  EXPECT_EQ(c.service.where.line, 3u);
+  expectError("hostname = \"h.example\"\n[service]\nuser = \"\"\n", 3, 8, "user: must name a user");
+  expectError("hostname = \"h.example\"\n[service]\nuser = \"x\"\ngroup = \"y\"\n", 4, 1,
+              "unknown key 'group'");
+}
+
 TEST_F(ConfigTest, BadListenerMode) {
   expectError(
       "hostname = \"h.example\"\n[[listener]]\naddress = \"127.0.0.1:25\"\nmode = \"fast\"\n", 4, 8,
