@@ -32,13 +32,23 @@ std::string printableUser(std::string_view user) {
   return out;
 }
 
-Authenticator::Authenticator(const AccessConfig& access, asio::thread_pool& blocking)
+Authenticator::Authenticator(const AccessConfig& access, asio::thread_pool& blocking,
+                             const std::optional<LdapAuthConfig>& ldap)
     : file_(access.users_file),
       blocking_(blocking),
       throttle_(throttleSettings(access)),
       rate_(access.user_messages_per_minute),
       dummy_hash_(hashPassword("relayguard dummy password, never valid")),
-      users_(std::make_shared<const UsersFile>(UsersFile::load(access.users_file))) {
+      users_(std::make_shared<const UsersFile>(UsersFile{})) {
+  if (ldap) {
+    ldap_ = std::make_unique<LdapAuthenticator>(*ldap);
+    spdlog::info("AUTH against the directory {} (cache {}s)", ldap->urlList(),
+                 ldap->cache_ttl.count());
+  }
+  if (file_.empty()) {
+    return;
+  }
+  users_ = std::make_shared<const UsersFile>(UsersFile::load(file_));
   if (users_->stamp().size < 0) {
     spdlog::warn("users file {} does not exist yet: no one can authenticate (relayguard user add)",
                  file_.string());
@@ -53,6 +63,12 @@ std::size_t Authenticator::userCount() const {
 }
 
 void Authenticator::reload() {
+  if (ldap_) {
+    ldap_->clearCache();
+  }
+  if (file_.empty()) {
+    return;
+  }
   try {
     auto fresh = std::make_shared<const UsersFile>(UsersFile::load(file_));
     std::lock_guard lock(mutex_);
@@ -66,6 +82,9 @@ void Authenticator::reload() {
 }
 
 std::shared_ptr<const UsersFile> Authenticator::current() {
+  if (file_.empty()) {
+    return users_;
+  }
   {
     std::lock_guard lock(mutex_);
     const FileStamp now = UsersFile::stampOf(file_);
@@ -78,12 +97,36 @@ std::shared_ptr<const UsersFile> Authenticator::current() {
   return users_;
 }
 
-bool Authenticator::check(const std::string& user, const std::string& password) {
+Authenticator::Local Authenticator::checkLocal(const std::string& user,
+                                               const std::string& password) {
   const auto users = current();
   const std::string* hash = users->hashFor(user);
+  if (hash == nullptr && ldap_) {
+    return Local::kNotListed;
+  }
   // Unknown users cost the same argon2id run as known ones.
   const bool match = verifyPassword(hash != nullptr ? *hash : dummy_hash_, password);
-  return match && hash != nullptr;
+  return match && hash != nullptr ? Local::kAccepted : Local::kRejected;
+}
+
+asio::awaitable<Authenticator::Result> Authenticator::checkDirectory(const std::string& client_ip,
+                                                                     const std::string& user,
+                                                                     const std::string& password,
+                                                                     std::string_view mechanism) {
+  using Verdict = DirectoryAnswer::Verdict;
+  const LdapAuthenticator::Answer got = co_await ldap_->check(user, password);
+  const std::string_view how = got.cached ? "ldap (cached)" : "ldap";
+  if (got.directory.verdict == Verdict::kUnavailable) {
+    spdlog::error("auth unavailable client={} user=\"{}\" mechanism={}: {}", client_ip,
+                  printableUser(user), mechanism, got.directory.reason);
+    co_return Result{Outcome::kUnavailable, {}};
+  }
+  if (got.directory.verdict == Verdict::kRejected) {
+    co_return fail(client_ip, user, mechanism, std::string(how) + ": " + got.directory.reason);
+  }
+  spdlog::info("auth ok client={} user=\"{}\" mechanism={} source={}", client_ip,
+               printableUser(user), mechanism, how);
+  co_return Result{Outcome::kOk, {}};
 }
 
 bool Authenticator::lockedOut(const std::string& client_ip) {
@@ -110,8 +153,12 @@ asio::awaitable<Authenticator::Result> Authenticator::authenticate(const std::st
                  client_ip, printableUser(user));
     co_return Result{Outcome::kLockedOut, {}};
   }
-  const bool ok = co_await runBlocking(blocking_, [&] { return check(user, password); });
-  if (!ok) {
+  const Local local = co_await runBlocking(blocking_, [&] { return checkLocal(user, password); });
+  if (local == Local::kNotListed) {
+    const Result result = co_await checkDirectory(client_ip, user, password, mechanism);
+    co_return result;
+  }
+  if (local == Local::kRejected) {
     co_return fail(client_ip, user, mechanism, "bad user name or password");
   }
   spdlog::info("auth ok client={} user=\"{}\" mechanism={}", client_ip, printableUser(user),
