@@ -46,11 +46,21 @@ struct MessageFree {
 };
 using Message = std::unique_ptr<LDAPMessage, MessageFree>;
 
-// One connection to the directory, closed (unbound) with the object.
+// One connection to the directory, closed (unbound) with the object. Its socket is watched by
+// `deadlines`: libldap's timeouts bound connecting and waiting for results, but not the TLS
+// handshake, so each step also gets a deadline (its timeout and a second) after which the socket
+// is shut down.
 class Connection {
  public:
-  explicit Connection(const LdapAuthConfig& config) : config_(config) {}
+  Connection(const LdapAuthConfig& config, SocketDeadlines& deadlines)
+      : config_(config), deadlines_(deadlines) {
+    timeout_.tv_sec = static_cast<time_t>(config_.timeout.count());
+    callback_.lc_add = &Connection::connected;
+    callback_.lc_del = &Connection::closing;
+    callback_.lc_arg = this;
+  }
   ~Connection() {
+    disarm();
     if (ld_ != nullptr) {
       ldap_unbind_ext_s(ld_, nullptr, nullptr);
     }
@@ -64,8 +74,7 @@ class Connection {
     if (rc != LDAP_SUCCESS) {
       return what("cannot initialise", rc);
     }
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(config_.timeout.count());
+    const timeval& tv = timeout_;
     const int version = LDAP_VERSION3;
     const int demand = LDAP_OPT_X_TLS_DEMAND;
     const int tls12 = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2;
@@ -75,6 +84,7 @@ class Connection {
         ldap_set_option(ld_, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) != LDAP_OPT_SUCCESS ||
         ldap_set_option(ld_, LDAP_OPT_NETWORK_TIMEOUT, &tv) != LDAP_OPT_SUCCESS ||
         ldap_set_option(ld_, LDAP_OPT_TIMEOUT, &tv) != LDAP_OPT_SUCCESS ||
+        ldap_set_option(ld_, LDAP_OPT_CONNECT_CB, &callback_) != LDAP_OPT_SUCCESS ||
         ldap_set_option(ld_, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) != LDAP_OPT_SUCCESS ||
         ldap_set_option(ld_, LDAP_OPT_X_TLS_CACERTFILE, config_.ca_file.c_str()) !=
             LDAP_OPT_SUCCESS ||
@@ -85,6 +95,7 @@ class Connection {
              config_.ca_file.string() + ")";
     }
     if (config_.start_tls) {
+      arm();
       rc = ldap_start_tls_s(ld_, nullptr, nullptr);
       if (rc != LDAP_SUCCESS) {
         return what("StartTLS failed", rc);
@@ -95,6 +106,7 @@ class Connection {
 
   // A simple bind; the result code.
   int bind(const std::string& dn, const std::string& password) {
+    arm();
     berval cred{};
     cred.bv_len = password.size();
     cred.bv_val = const_cast<char*>(password.data());
@@ -103,8 +115,8 @@ class Connection {
 
   // A search that asks for no attributes (only DNs); sets `rc` and returns the entries.
   Message search(const std::string& base, int scope, const std::string& filter, int& rc) {
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(config_.timeout.count());
+    arm();
+    timeval tv = timeout_;
     char no_attributes[] = LDAP_NO_ATTRS;
     char* attrs[] = {no_attributes, nullptr};
     LDAPMessage* res = nullptr;
@@ -137,7 +149,40 @@ class Connection {
   }
 
  private:
+  // libldap's connection callbacks: the TCP connection is up (TLS not yet started) or about to
+  // be closed.
+  static int connected(LDAP* /*ld*/, Sockbuf* sb, LDAPURLDesc* /*srv*/, sockaddr* /*addr*/,
+                       ldap_conncb* ctx) {
+    auto* self = static_cast<Connection*>(ctx->lc_arg);
+    int fd = -1;
+    if (ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &fd) == 1 && fd >= 0) {
+      self->disarm();
+      self->fd_ = fd;
+      self->arm();
+    }
+    return 0;
+  }
+  static void closing(LDAP* /*ld*/, Sockbuf* /*sb*/, ldap_conncb* ctx) {
+    static_cast<Connection*>(ctx->lc_arg)->disarm();
+  }
+  void arm() {
+    if (fd_ >= 0) {
+      deadlines_.watch(fd_,
+                       SocketDeadlines::Clock::now() + config_.timeout + std::chrono::seconds(1));
+    }
+  }
+  void disarm() {
+    if (fd_ >= 0) {
+      deadlines_.forget(fd_);
+      fd_ = -1;
+    }
+  }
+
   const LdapAuthConfig& config_;
+  SocketDeadlines& deadlines_;
+  timeval timeout_{};
+  ldap_conncb callback_{};  // libldap keeps a pointer to it: it lives as long as ld_
+  int fd_ = -1;             // the connection's socket once connected
   LDAP* ld_ = nullptr;
 };
 
@@ -168,13 +213,22 @@ std::optional<DirectoryAnswer> checkGroup(Connection& c, const LdapAuthConfig& c
 
 }  // namespace
 
-LdapDirectory::LdapDirectory(LdapAuthConfig config) : config_(std::move(config)) {
+LdapDirectory::LdapDirectory(LdapAuthConfig config)
+    : config_(std::move(config)), deadlines_(std::make_unique<SocketDeadlines>()) {
   // libldap initialises its global defaults on first use; do it here, on one thread.
   int version = 0;
   ldap_get_option(nullptr, LDAP_OPT_PROTOCOL_VERSION, &version);
 }
 
 DirectoryAnswer LdapDirectory::check(const std::string& user, const std::string& password) const {
+  DirectoryAnswer a = ask(user, password);
+  if (a.verdict == Verdict::kUnavailable) {
+    a.reason = "directory " + config_.urlList() + ": " + a.reason;
+  }
+  return a;
+}
+
+DirectoryAnswer LdapDirectory::ask(const std::string& user, const std::string& password) const {
   if (password.empty()) {
     // To LDAP this would be an unauthenticated bind, which succeeds (RFC 4513 5.1.2).
     return answer(Verdict::kRejected, "empty password");
@@ -182,9 +236,9 @@ DirectoryAnswer LdapDirectory::check(const std::string& user, const std::string&
   if (!usableUser(user)) {
     return answer(Verdict::kRejected, "user name not usable for a directory search");
   }
-  Connection c(config_);
+  Connection c(config_, *deadlines_);
   if (auto error = c.open()) {
-    return answer(Verdict::kUnavailable, "directory " + config_.urlList() + ": " + *error);
+    return answer(Verdict::kUnavailable, *error);
   }
   // The service account, or an anonymous bind when none is configured.
   int rc = c.bind(config_.bind_dn, config_.bind_password);

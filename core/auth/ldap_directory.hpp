@@ -11,13 +11,16 @@
 // DN and no password is an "unauthenticated bind" that succeeds.
 //
 // Every network operation is bounded by `timeout` (LDAP_OPT_NETWORK_TIMEOUT for the connection,
-// LDAP_OPT_TIMEOUT and the search time limit for operations). libldap's own defaults from
+// LDAP_OPT_TIMEOUT and the search time limit for operations), and by socket_deadlines for the
+// TLS handshake, which libldap does not bound at all. libldap's own defaults from
 // ldap.conf, ~/.ldaprc and LDAP* environment variables are overridden for everything that matters
 // to security (TLS verification, CA, protocol version, referrals: never chased).
 #pragma once
 
+#include <memory>
 #include <string>
 
+#include "core/auth/socket_deadlines.hpp"
 #include "core/config/ldap_auth_config.hpp"
 
 namespace relayguard::auth {
@@ -39,7 +42,10 @@ class LdapDirectory {
   const LdapAuthConfig& config() const { return config_; }
 
  private:
+  // The check itself; check() adds the directory's URLs to the reason when unavailable.
+  DirectoryAnswer ask(const std::string& user, const std::string& password) const;
   LdapAuthConfig config_;
+  std::unique_ptr<SocketDeadlines> deadlines_;  // the backstop for libldap's TLS handshake
 };
 
 }  // namespace relayguard::auth

@@ -19,13 +19,10 @@ class LdapAuthTest : public IntegrationTest {
  protected:
   // A relay with a submission listener (listenerPort(0)) whose AUTH goes to the test slapd.
   Relay& startLdapRelay() {
-    const auto pki = dir_.path() / "pki";
-    std::filesystem::create_directories(pki);
-    ca_ = std::make_unique<TestCa>(pki);
+    server_ = std::make_unique<TestDirectoryServer>(dir_.path() / "ldap");
+    slapd_ = &server_->slapd;
+    ca_ = &server_->ca;
     const auto leaf = ca_->issue("relay", {"localhost"}, {"127.0.0.1"});
-    slapd_ = std::make_unique<TestSlapd>(dir_.path() / "slapd",
-                                         ca_->issue("slapd", {"localhost"}, {"127.0.0.1"}));
-    slapd_->start();
     sink_ = &startSink(freeLoopbackPort());
     const auto pw = dir_.write("ldap.pw", std::string(TestSlapd::kServicePassword) + "\n");
     ::chmod(pw.c_str(), 0600);
@@ -63,8 +60,9 @@ class LdapAuthTest : public IntegrationTest {
     return c;
   }
 
-  std::unique_ptr<TestCa> ca_;
-  std::unique_ptr<TestSlapd> slapd_;
+  std::unique_ptr<TestDirectoryServer> server_;
+  TestCa* ca_ = nullptr;
+  TestSlapd* slapd_ = nullptr;
   Sink* sink_ = nullptr;
 };
 

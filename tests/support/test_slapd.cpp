@@ -59,6 +59,11 @@ void writeText(const std::filesystem::path& file, const std::string& text) {
 
 }  // namespace
 
+std::filesystem::path madeDirectory(std::filesystem::path dir) {
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
 LdapAuthConfig TestSlapd::authConfig(bool ldaps, const std::filesystem::path& ca_file) const {
   LdapAuthConfig c;
   c.urls = {ldaps ? ldapsUrl() : ldapUrl()};
@@ -148,6 +153,12 @@ void TestSlapd::setPassword(const std::string& uid, const std::string& password)
   if (changed.exit_status != 0) {
     throw std::runtime_error("ldapmodify failed: " + changed.err + changed.out);
   }
+}
+
+TestDirectoryServer::TestDirectoryServer(const std::filesystem::path& dir)
+    : ca(madeDirectory(dir / "pki")),
+      slapd(dir / "slapd", ca.issue("slapd", {"localhost"}, {"127.0.0.1"})) {
+  slapd.start();
 }
 
 }  // namespace relayguard::test

@@ -61,4 +61,18 @@ class TestSlapd {
   std::unique_ptr<ChildProcess> process_;
 };
 
+// Creates dir (and its parents) if needed and returns it.
+std::filesystem::path madeDirectory(std::filesystem::path dir);
+
+// A test CA and a started TestSlapd with a certificate from it for localhost and 127.0.0.1, in
+// dir/pki and dir/slapd.
+struct TestDirectoryServer {
+  explicit TestDirectoryServer(const std::filesystem::path& dir);
+  LdapAuthConfig authConfig(bool ldaps = true) const {
+    return slapd.authConfig(ldaps, ca.caFile());
+  }
+  TestCa ca;
+  TestSlapd slapd;
+};
+
 }  // namespace relayguard::test

@@ -38,21 +38,15 @@ T run(asio::awaitable<T> task) {
 
 class LdapAuthenticatorTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ca_ = std::make_unique<test::TestCa>(dir_.path() / "pki");
-    slapd_ = std::make_unique<TestSlapd>(dir_.path() / "slapd",
-                                         ca_->issue("slapd", {"localhost"}, {"127.0.0.1"}));
-    slapd_->start();
-  }
   LdapAuthConfig config(std::chrono::seconds ttl) const {
-    LdapAuthConfig c = slapd_->authConfig(true, ca_->caFile());
+    LdapAuthConfig c = server_.authConfig();
     c.cache_ttl = ttl;
     return c;
   }
 
   test::TempDir dir_;
-  std::unique_ptr<test::TestCa> ca_;
-  std::unique_ptr<TestSlapd> slapd_;
+  test::TestDirectoryServer server_{dir_.path()};
+  TestSlapd* slapd_ = &server_.slapd;
 };
 
 TEST_F(LdapAuthenticatorTest, ACachedSuccessOutlivesTheDirectoryUntilItsTtl) {

@@ -26,24 +26,15 @@ using test::TestSlapd;
 
 class LdapDirectoryTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ca_ = std::make_unique<test::TestCa>(dir_.path() / "pki");
-    slapd_ = std::make_unique<TestSlapd>(dir_.path() / "slapd",
-                                         ca_->issue("slapd", {"localhost"}, {"127.0.0.1"}));
-    slapd_->start();
-  }
-
-  LdapAuthConfig config(bool ldaps = true) const {
-    return slapd_->authConfig(ldaps, ca_->caFile());
-  }
+  LdapAuthConfig config(bool ldaps = true) const { return server_.authConfig(ldaps); }
   static DirectoryAnswer check(const LdapAuthConfig& c, const std::string& user,
                                const std::string& password) {
     return LdapDirectory(c).check(user, password);
   }
 
   test::TempDir dir_;
-  std::unique_ptr<test::TestCa> ca_;
-  std::unique_ptr<TestSlapd> slapd_;
+  test::TestDirectoryServer server_{dir_.path()};
+  TestSlapd* slapd_ = &server_.slapd;
 };
 
 TEST_F(LdapDirectoryTest, AcceptsTheRightPasswordOverLdapsAndStartTls) {
@@ -75,6 +66,7 @@ TEST_F(LdapDirectoryTest, RequiredGroupByMemberAndByMemberOf) {
   }
   c.required_group.clear();
   EXPECT_EQ(check(c, "bob", "bob's secret").verdict, Verdict::kAccepted);
+  c.group_membership = LdapGroupMembership::kMember;
   c.required_group = "cn=No-Such-Group,ou=groups,dc=example,dc=test";
   EXPECT_EQ(check(c, "alice", "alice's secret").verdict, Verdict::kUnavailable);
 }
@@ -121,7 +113,7 @@ TEST_F(LdapDirectoryTest, AWrongServicePasswordIsUnavailableNotRejected) {
 }
 
 TEST_F(LdapDirectoryTest, AnUntrustedCertificateIsUnavailableWithoutPlaintextFallback) {
-  const test::TestCa other(dir_.path() / "other-pki");
+  const test::TestCa other(test::madeDirectory(dir_.path() / "other-pki"));
   for (const bool ldaps : {true, false}) {
     LdapAuthConfig c = config(ldaps);
     c.ca_file = other.caFile();
@@ -132,9 +124,9 @@ TEST_F(LdapDirectoryTest, AnUntrustedCertificateIsUnavailableWithoutPlaintextFal
 
 TEST_F(LdapDirectoryTest, ACertificateForAnotherNameIsUnavailable) {
   slapd_->stop();
-  TestSlapd misnamed(dir_.path() / "misnamed", ca_->issue("misnamed", {"ldap.other.test"}));
+  TestSlapd misnamed(dir_.path() / "misnamed", server_.ca.issue("misnamed", {"ldap.other.test"}));
   misnamed.start();
-  const LdapAuthConfig c = misnamed.authConfig(true, ca_->caFile());
+  const LdapAuthConfig c = misnamed.authConfig(true, server_.ca.caFile());
   const auto a = check(c, "alice", "alice's secret");
   EXPECT_EQ(a.verdict, Verdict::kUnavailable) << a.reason;
 }

@@ -26,9 +26,9 @@ TEST(LdapFilterTest, BadTemplatesAreRefusedWithAReason) {
 
 TEST(LdapFilterTest, EscapesEverySpecialCharacter) {
   EXPECT_EQ(escapeFilterValue("alice"), "alice");
-  EXPECT_EQ(escapeFilterValue("*"), "\\2a");
-  EXPECT_EQ(escapeFilterValue("a)(uid=*"), "a\\29\\28uid=\\2a");
-  EXPECT_EQ(escapeFilterValue("back\\slash"), "back\\5cslash");
+  EXPECT_EQ(escapeFilterValue("*"), "\\2A");
+  EXPECT_EQ(escapeFilterValue("a)(uid=*"), "a\\29\\28uid=\\2A");
+  EXPECT_EQ(escapeFilterValue("back\\slash"), "back\\5Cslash");
   EXPECT_EQ(escapeFilterValue(std::string("nul\0x", 5)), "nul\\00x");
 }
 
@@ -36,7 +36,7 @@ TEST(LdapFilterTest, SubstitutesEveryPlaceholder) {
   EXPECT_EQ(userFilter("(|(uid=%u)(mail=%u))", "bob@example.test"),
             "(|(uid=bob@example.test)(mail=bob@example.test))");
   EXPECT_EQ(userFilter("(&(objectClass=user)(sAMAccountName=%u))", "*)(objectClass=*"),
-            "(&(objectClass=user)(sAMAccountName=\\2a\\29\\28objectClass=\\2a))");
+            "(&(objectClass=user)(sAMAccountName=\\2A\\29\\28objectClass=\\2A))");
 }
 
 TEST(LdapFilterTest, DistinguishedNames) {

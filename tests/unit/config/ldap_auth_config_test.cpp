@@ -110,7 +110,7 @@ TEST_F(LdapAuthConfigTest, UrlMistakes) {
 
 TEST_F(LdapAuthConfigTest, ServiceAccountMistakes) {
   const std::string url = "[auth.ldap]\nurl = \"ldaps://dc1\"\nbase_dn = \"dc=x\"\n";  // 2-4
-  expectError(url + "bind_dn = \"cn=relay,dc=x\"\n", 5, 1,
+  expectError(url + "bind_dn = \"cn=relay,dc=x\"\n", 5, 11,
               "bind_dn and bind_password_file go together");
   expectError(url + "bind_password_file = \"ldap.pw\"\n", 5, 22, "go together");
   const auto open = dir_.write("open.pw", "secret\n");
@@ -151,7 +151,7 @@ TEST_F(LdapAuthConfigTest, SearchAndLimitMistakes) {
   expectError(url + "base_dn = \"dc=x\"\ncache_ttl = \"2h\"\n", 5, 13, "at most 1h");
   expectError(url + "base_dn = \"dc=x\"\nconcurrency = 0\n", 5, 15, "concurrency");
   expectError(url + "base_dn = \"dc=x\"\nbind_passwd = \"x\"\n", 5, 1, "bind_passwd");
-  expectError("[auth.radius]\nserver = \"x\"\n", 2, 1, "radius");
+  expectError("[auth.radius]\nserver = \"x\"\n", 2, 7, "unknown key 'radius'");
 }
 
 TEST_F(LdapAuthConfigTest, ASubmissionListenerMayUseTheDirectoryAlone) {
