@@ -81,7 +81,7 @@ TEST_F(LdapAuthTest, DirectoryUsersRelayOthersAreRefusedAndADownDirectoryIsTempo
     ASSERT_TRUE(t.accepted()) << t.final;
     c->command("QUIT");
     ASSERT_TRUE(sink_->waitForMessages(1, 10s));
-    const auto audit = auditLines(relay.spoolDir());
+    const auto audit = auditLines(relay.spoolDir() / "audit");
     ASSERT_FALSE(audit.empty());
     EXPECT_EQ(audit.front()["auth_user"], "alice");
   }
