@@ -31,13 +31,23 @@ std::string printableUser(std::string_view user) {
   return out;
 }
 
-Authenticator::Authenticator(const AccessConfig& access, asio::thread_pool& blocking)
+Authenticator::Authenticator(const AccessConfig& access, asio::thread_pool& blocking,
+                             const std::optional<LdapAuthConfig>& ldap)
     : file_(access.users_file),
       blocking_(blocking),
       throttle_(throttleSettings(access)),
       rate_(access.user_messages_per_minute),
       dummy_hash_(hashPassword("relayguard dummy password, never valid")),
-      users_(std::make_shared<const UsersFile>(UsersFile::load(access.users_file))) {
+      users_(std::make_shared<const UsersFile>(UsersFile{})) {
+  if (ldap) {
+    ldap_ = std::make_unique<LdapAuthenticator>(*ldap);
+    log::info("auth_directory",
+              {{"url", ldap->urlList()}, {"cache_seconds", ldap->cache_ttl.count()}});
+  }
+  if (file_.empty()) {
+    return;
+  }
+  users_ = std::make_shared<const UsersFile>(UsersFile::load(file_));
   if (users_->stamp().size < 0) {
     log::warn("users_file_missing",
               {{"file", file_.string()},
@@ -53,6 +63,12 @@ std::size_t Authenticator::userCount() const {
 }
 
 void Authenticator::reload() {
+  if (ldap_) {
+    ldap_->clearCache();
+  }
+  if (file_.empty()) {
+    return;
+  }
   try {
     auto fresh = std::make_shared<const UsersFile>(UsersFile::load(file_));
     std::lock_guard lock(mutex_);
@@ -67,6 +83,9 @@ void Authenticator::reload() {
 }
 
 std::shared_ptr<const UsersFile> Authenticator::current() {
+  if (file_.empty()) {
+    return users_;
+  }
   {
     std::lock_guard lock(mutex_);
     const FileStamp now = UsersFile::stampOf(file_);
@@ -79,12 +98,40 @@ std::shared_ptr<const UsersFile> Authenticator::current() {
   return users_;
 }
 
-bool Authenticator::check(const std::string& user, const std::string& password) {
+Authenticator::Local Authenticator::checkLocal(const std::string& user,
+                                               const std::string& password) {
   const auto users = current();
   const std::string* hash = users->hashFor(user);
+  if (hash == nullptr && ldap_) {
+    return Local::kNotListed;
+  }
   // Unknown users cost the same argon2id run as known ones.
   const bool match = verifyPassword(hash != nullptr ? *hash : dummy_hash_, password);
-  return match && hash != nullptr;
+  return match && hash != nullptr ? Local::kAccepted : Local::kRejected;
+}
+
+asio::awaitable<Authenticator::Result> Authenticator::checkDirectory(const std::string& client_ip,
+                                                                     const std::string& user,
+                                                                     const std::string& password,
+                                                                     std::string_view mechanism) {
+  using Verdict = DirectoryAnswer::Verdict;
+  const LdapAuthenticator::Answer got = co_await ldap_->check(user, password);
+  const std::string_view how = got.cached ? "ldap (cached)" : "ldap";
+  if (got.directory.verdict == Verdict::kUnavailable) {
+    log::error("auth_unavailable", {{"client", client_ip},
+                                    {"user", printableUser(user)},
+                                    {"mechanism", mechanism},
+                                    {"error", got.directory.reason}});
+    co_return Result{Outcome::kUnavailable, {}};
+  }
+  if (got.directory.verdict == Verdict::kRejected) {
+    co_return fail(client_ip, user, mechanism, std::string(how) + ": " + got.directory.reason);
+  }
+  log::info("auth_ok", {{"client", client_ip},
+                        {"user", printableUser(user)},
+                        {"mechanism", mechanism},
+                        {"source", how}});
+  co_return Result{Outcome::kOk, {}};
 }
 
 bool Authenticator::lockedOut(const std::string& client_ip) {
@@ -115,8 +162,12 @@ asio::awaitable<Authenticator::Result> Authenticator::authenticate(const std::st
                                {"reason", "locked out after too many failures"}});
     co_return Result{Outcome::kLockedOut, {}};
   }
-  const bool ok = co_await runBlocking(blocking_, [&] { return check(user, password); });
-  if (!ok) {
+  const Local local = co_await runBlocking(blocking_, [&] { return checkLocal(user, password); });
+  if (local == Local::kNotListed) {
+    const Result result = co_await checkDirectory(client_ip, user, password, mechanism);
+    co_return result;
+  }
+  if (local == Local::kRejected) {
     co_return fail(client_ip, user, mechanism, "bad user name or password");
   }
   log::info("auth_ok",

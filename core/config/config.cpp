@@ -6,11 +6,10 @@
 #include <cstring>
 #include <memory>
 
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/config/config_files.hpp"
 #include "core/config/toml_reader.hpp"
 #include "core/message/address.hpp"
 #include "core/util/durable_file.hpp"
@@ -20,8 +19,7 @@ namespace relayguard {
 namespace {
 
 std::filesystem::path resolve(const std::filesystem::path& base, const std::string& p) {
-  const std::filesystem::path path(p);
-  return path.is_absolute() ? path : (base / path).lexically_normal();
+  return resolveConfigPath(base, p);
 }
 
 std::string systemHostname() {
@@ -36,18 +34,6 @@ std::size_t sizeKey(TomlReader& r, std::string_view key, std::size_t def, std::i
                     std::int64_t max) {
   const auto v = r.integer(key, min, max);
   return v ? static_cast<std::size_t>(*v) : def;
-}
-
-// True when text holds at least one PEM certificate OpenSSL can parse.
-bool containsPemCertificate(const std::string& text) {
-  const std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-      BIO_new_mem_buf(text.data(), static_cast<int>(text.size())), &BIO_free);
-  if (!bio) {
-    return false;
-  }
-  X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
-  X509_free(cert);
-  return cert != nullptr;
 }
 
 net::Endpoint endpointAt(const TomlReader& r, const SourcePosition& where, const std::string& text,
@@ -189,15 +175,7 @@ void loadRouteTls(RouteConfig& route, TomlReader& r, const std::filesystem::path
       r.fail("ca_file", "certificates are not verified on this route (set tls_verify = true)");
     }
     route.ca_file = resolve(base, *ca);
-    std::string pem;
-    try {
-      pem = readFile(route.ca_file);
-    } catch (const IoError& e) {
-      r.fail("ca_file", e.what());
-    }
-    if (!containsPemCertificate(pem)) {
-      r.fail("ca_file", route.ca_file.string() + " holds no PEM certificate");
-    }
+    requirePemCertificates(r, "ca_file", route.ca_file);
   }
 }
 
@@ -222,37 +200,7 @@ void loadRouteCredentials(RouteConfig& route, TomlReader& r, const std::filesyst
     r.fail("username",
            "credentials are only ever sent over TLS: set tls = \"starttls-required\" or \"tls\"");
   }
-  const std::string shown = route.password_file.string();
-  struct stat st {};
-  if (::stat(route.password_file.c_str(), &st) != 0) {
-    r.fail("password_file", "cannot read " + shown + ": " + std::strerror(errno));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    r.fail("password_file", shown + " is not a regular file");
-  }
-  if ((st.st_mode & 077) != 0) {
-    r.fail("password_file", shown + " is accessible by group or others (chmod 600 it)");
-  }
-  try {
-    route.password = readFile(route.password_file);
-  } catch (const IoError& e) {
-    r.fail("password_file", e.what());
-  }
-  // Like `user add`: one trailing newline is not part of the password.
-  if (route.password.ends_with('\n')) {
-    route.password.pop_back();
-    if (route.password.ends_with('\r')) {
-      route.password.pop_back();
-    }
-  }
-  if (route.password.empty()) {
-    r.fail("password_file", shown + " is empty");
-  }
-  // Never echo the content: only say what is wrong with it.
-  if (route.password.find_first_of(std::string_view("\0\r\n", 3)) != std::string::npos) {
-    route.password.clear();
-    r.fail("password_file", shown + " must hold one line (the password)");
-  }
+  route.password = readSecretFile(r, "password_file", route.password_file);
 }
 
 void loadRoutes(Config& cfg, TomlReader& top, const std::filesystem::path& base) {
@@ -586,6 +534,7 @@ Config Config::load(const std::filesystem::path& file) {
   loadAdmin(cfg, top);
   loadLog(cfg, top);
   loadService(cfg, top);
+  cfg.auth_ldap = loadAuthLdap(top, base);
   top.finish();
 
   for (const auto& l : cfg.listeners) {
@@ -594,9 +543,10 @@ Config Config::load(const std::filesystem::path& file) {
                                      " listeners need a [tls] section: AUTH is offered only "
                                      "over TLS");
     }
-    if (l.mode != ListenerMode::kRelay && cfg.access.users_file.empty()) {
+    if (l.mode != ListenerMode::kRelay && cfg.access.users_file.empty() && !cfg.auth_ldap) {
       throw ConfigError(l.where, std::string(toString(l.mode)) +
-                                     " listeners need access.users_file: they require AUTH");
+                                     " listeners need access.users_file or [auth.ldap]: they "
+                                     "require AUTH");
     }
   }
   return cfg;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/config/config_error.hpp"
+#include "core/config/ldap_auth_config.hpp"
 #include "core/net/endpoint.hpp"
 #include "core/net/ip_address.hpp"
 #include "core/util/log_event.hpp"
@@ -38,7 +39,7 @@ struct TlsConfig {
 
 struct AccessConfig {
   std::vector<net::Cidr> relay_networks;
-  std::filesystem::path users_file;  // empty: no users, AUTH is not offered
+  std::filesystem::path users_file;  // empty: no local users ([auth.ldap] may still offer AUTH)
   // Brute-force protection per client IP (see core/auth/auth_throttle.hpp): from this many
   // failed AUTHs on, each failure reply waits auth_failure_delay longer (at most 30 s) ...
   std::size_t auth_failures_before_delay = 3;
@@ -164,6 +165,7 @@ struct Config {
   std::optional<AdminConfig> admin;  // absent: no admin listener
   LogConfig log;
   ServiceConfig service;
+  std::optional<LdapAuthConfig> auth_ldap;  // [auth.ldap]: AUTH checked against a directory
 
   // The first route whose domains match, or nullptr.
   const RouteConfig* routeFor(std::string_view domain) const;

@@ -181,8 +181,9 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
       tls_context.store(net::makeServerTlsContext(*config.tls));
     }
     std::unique_ptr<auth::Authenticator> authenticator;
-    if (!config.access.users_file.empty()) {
-      authenticator = std::make_unique<auth::Authenticator>(config.access, blocking);
+    if (!config.access.users_file.empty() || config.auth_ldap) {
+      authenticator =
+          std::make_unique<auth::Authenticator>(config.access, blocking, config.auth_ldap);
     }
 
     if (admin) {

@@ -5,8 +5,8 @@
 // before EHLO, 504 5.5.4 for an unknown mechanism, 501 5.0.0 for a cancelled exchange ("*"),
 // 501 5.5.2 for an answer that is not base64 (or not a PLAIN message), 535 5.7.8 for wrong
 // credentials (held back by the brute-force delay), 454 4.7.0 while the client's address is
-// locked out, 235 2.7.0 on success. Credentials never reach a log; the password is wiped from
-// memory once checked.
+// locked out or when the directory ([auth.ldap]) gives no answer, 235 2.7.0 on success. Credentials
+// never reach a log; the password is wiped from memory once checked.
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -246,6 +246,10 @@ asio::awaitable<bool> Session::authWith(std::string_view mechanism, const std::s
     auth_user_ = user;
     reply(r(235, "2.7.0", "Authentication successful"));
     co_return true;
+  }
+  if (result.outcome == auth::Authenticator::Outcome::kUnavailable) {
+    // The directory gave no answer ([auth.ldap]): the client may try again later (RFC 4954).
+    co_return !clientError(r(454, "4.7.0", "Temporary authentication failure"));
   }
   if (result.outcome == auth::Authenticator::Outcome::kLockedOut) {
     co_return !clientError(

@@ -474,7 +474,7 @@ TEST_F(ConfigTest, SubmissionListenerNeedsTls) {
   expectError(
       "hostname = \"h.example\"\n[[listener]]\naddress = \"127.0.0.1:587\"\nmode = \"submission\"\n"
       "[tls]\ncertificate = \"c.pem\"\nprivate_key = \"k.pem\"\n",
-      2, 1, "submission listeners need access.users_file: they require AUTH");
+      2, 1, "submission listeners need access.users_file or [auth.ldap]: they require AUTH");
   const auto ok = Config::load(write(
       "hostname = \"h.example\"\n[[listener]]\naddress = \"127.0.0.1:587\"\nmode = \"submission\"\n"
       "[tls]\ncertificate = \"c.pem\"\nprivate_key = \"k.pem\"\n[access]\nusers_file = \"u\"\n"));
