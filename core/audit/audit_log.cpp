@@ -202,7 +202,6 @@ void AuditLog::writeLocked(nlohmann::json record) {
   }
   head_ = hash;
   file_bytes_ += line.size();
-  ++written_seq_;
 }
 
 void AuditLog::anchorLocked() {
@@ -219,28 +218,19 @@ void AuditLog::anchor() {
   if (!options_.anchor_key) {
     return;
   }
-  std::uint64_t seq = 0;
-  int fd = -1;
   {
     std::lock_guard lock(mutex_);
     maybeRotateLocked();
     anchorLocked();
-    seq = written_seq_;
-    fd = ::dup(fd_);
   }
-  std::lock_guard sync(sync_mutex_);
-  if (synced_seq_ < seq && fd >= 0) {
-    ::fdatasync(fd);
-    synced_seq_ = seq;
-  }
-  if (fd >= 0) {
-    ::close(fd);
+  try {
+    syncWritten();
+  } catch (const IoError&) {
+    // The next append reports a failing disk; an anchor is written on a timer with nobody to tell.
   }
 }
 
 void AuditLog::append(nlohmann::json record) {
-  std::uint64_t seq = 0;
-  int fd = -1;
   {
     std::lock_guard lock(mutex_);
     maybeRotateLocked();
@@ -250,29 +240,29 @@ void AuditLog::append(nlohmann::json record) {
     }
     writeLocked(std::move(record));
     unanchored_ = true;
-    seq = written_seq_;
-    // The fd may be rotated away while we sync; a duplicate keeps the same open file.
-    fd = ::dup(fd_);
-    if (fd < 0) {
-      fail("cannot dup descriptor of", file_);
-    }
   }
-  // Group commit: one fdatasync covers every line written before it started.
-  std::lock_guard sync(sync_mutex_);
-  if (synced_seq_ < seq) {
-    std::uint64_t upto = 0;
+  syncWritten();
+}
+
+void AuditLog::syncWritten() {
+  // Group commit: one fdatasync covers every line written before it started. It syncs the file
+  // being written now; a rotation fsynced the file it left, so older lines are already on disk.
+  sync_.afterChange([this] {
+    int fd = -1;
     {
       std::lock_guard lock(mutex_);
-      upto = written_seq_;
+      fd = ::dup(fd_);  // the file may be rotated away while we sync: keep it open
+      if (fd < 0) {
+        fail("cannot dup descriptor of", file_);
+      }
     }
-    if (::fdatasync(fd) != 0) {
-      const int err = errno;
-      ::close(fd);
+    const int rc = ::fdatasync(fd);
+    const int err = errno;
+    ::close(fd);
+    if (rc != 0) {
       throw IoError("cannot fsync the audit log: " + std::string(std::strerror(err)), err);
     }
-    synced_seq_ = std::max(synced_seq_, upto);
-  }
-  ::close(fd);
+  });
 }
 
 AuditVerifyResult verifyAuditLog(const std::filesystem::path& dir,

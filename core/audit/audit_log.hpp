@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config/config.hpp"
+#include "core/util/group_sync.hpp"
 
 namespace relayguard {
 
@@ -67,17 +68,17 @@ class AuditLog {
   void writeLocked(nlohmann::json record);
   void maybeRotateLocked();
   void anchorLocked();
+  // Returns once every line written so far is on disk (fdatasync, shared with concurrent callers).
+  void syncWritten();
 
   AuditOptions options_;
   std::mutex mutex_;       // guards the file, the head and the counters
-  std::mutex sync_mutex_;  // one fdatasync at a time; the others ride along
+  GroupSync sync_;  // one fdatasync at a time; the others ride along
   int fd_ = -1;
   std::filesystem::path file_;
   std::uint64_t file_bytes_ = 0;
   int file_day_ = -1;
   std::string head_;  // hash of the last line written
-  std::uint64_t written_seq_ = 0;
-  std::uint64_t synced_seq_ = 0;
   bool unanchored_ = false;
   std::chrono::steady_clock::time_point last_anchor_;
 };

@@ -31,7 +31,7 @@ QuarantineStore::QuarantineStore(const std::filesystem::path& spool_dir)
 void QuarantineStore::store(const std::string& id, std::string_view message,
                             const nlohmann::json& record, std::string_view prefix) {
   const std::string json = record.dump();
-  commitFiles(tmp_, dir_, {{id + ".msg", message, prefix}, {id + ".json", json}});
+  commitFiles(tmp_, dir_, {{id + ".msg", {prefix, message}}, {id + ".json", {json}}});
 }
 
 std::vector<nlohmann::json> QuarantineStore::list(std::vector<std::string>* problems) const {

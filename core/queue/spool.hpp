@@ -1,14 +1,20 @@
 // spool: the durable message store under <spool_dir>.
 //
 //   tmp/      files being written; anything here at start-up is a leftover and is removed
-//   queue/    committed messages: ID.msg (the bytes to send) and ID.env (queued_message JSON)
+//   queue/    committed messages: ID.msg, and ID.env once its delivery state has changed
 //   corrupt/  records that could not be read, kept for inspection (Postfix's corrupt queue)
 //
-// A message is committed when queue/ID.env exists: commit() writes both files under tmp/,
-// fsyncs them, renames ID.msg and then ID.env into queue/ and fsyncs the directory. Only after
-// commit() returns may the SMTP session answer 250, so a crash at any moment either loses
-// nothing that was acknowledged or leaves an uncommitted ID.msg that recover() removes. The
-// message file is never rewritten; delivery state changes rewrite ID.env by rename.
+// ID.msg is one file per message, as Postfix keeps it: its first line is the message's record
+// as accepted (queued_message JSON), the rest the bytes to send. commit() writes it under tmp/,
+// fdatasyncs it, renames it into queue/ (the commit point) and fsyncs queue/, that last fsync
+// shared by every commit running at the same time (group commit). Only after commit() returns
+// may the SMTP session answer 250, so a crash at any moment either loses nothing that was
+// acknowledged or leaves a leftover in tmp/ that recover() removes. One file means one inode
+// created and one fdatasync per message.
+//
+// ID.msg is never rewritten. A change of delivery state (a deferral) writes ID.env by rename,
+// which then overrides the record in ID.msg. Removal unlinks ID.msg first, so a crash in between
+// leaves an ID.env without its message, which recover() deletes.
 //
 // Thread-safe: every operation works on distinct files named by a unique queue id.
 #pragma once
@@ -20,6 +26,7 @@
 #include <vector>
 
 #include "core/queue/queued_message.hpp"
+#include "core/util/group_sync.hpp"
 
 namespace relayguard::queue {
 
@@ -29,25 +36,27 @@ class Spool {
   explicit Spool(std::filesystem::path root);
 
   const std::filesystem::path& root() const { return root_; }
-  // Stores prefix + message as ID.msg (prefix: header fields the relay adds in front).
+  // Stores prefix + message as ID.msg (prefix: header fields the relay adds in front), with
+  // the record in its first line.
   // Throws IoError (diskFull() for ENOSPC) and leaves nothing behind on failure.
   void commit(const QueuedMessage& record, std::string_view message, std::string_view prefix = {});
   // Atomically replaces the stored delivery state.
   void update(const QueuedMessage& record);
-  // Removes a message (its record first, so a crash in between leaves an uncommitted leftover).
+  // Removes a message (ID.msg first: a crash in between leaves an ID.env recover() deletes).
   // Returns false if it was not there.
   bool remove(const QueueId& id);
   bool exists(const QueueId& id) const;
   std::string readMessage(const QueueId& id) const;
   // nullopt if absent; throws std::runtime_error if malformed.
   std::optional<QueuedMessage> read(const QueueId& id) const;
-  // Start-up recovery: clears tmp/, removes uncommitted messages, moves unreadable records to
-  // corrupt/, and returns every committed message.
+  // Start-up recovery: clears tmp/, removes what an interrupted removal left, moves unreadable
+  // messages to corrupt/, and returns every committed message.
   std::vector<QueuedMessage> recover();
   // Read-only listing for the CLI (skips what it cannot read, reporting it in `problems`).
   std::vector<QueuedMessage> list(std::vector<std::string>* problems = nullptr) const;
 
   std::filesystem::path messagePath(const QueueId& id) const;
+  // The changed delivery state, when there is one.
   std::filesystem::path recordPath(const QueueId& id) const;
 
  private:
@@ -55,6 +64,7 @@ class Spool {
   std::filesystem::path tmp_;
   std::filesystem::path queue_;
   std::filesystem::path corrupt_;
+  GroupSync queue_sync_;  // the fsync of queue/ after renames, shared by concurrent commits
 };
 
 }  // namespace relayguard::queue

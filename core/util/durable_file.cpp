@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <span>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -38,9 +39,8 @@ class Fd {
 };
 
 // Writes every piece in order, then fsyncs; on failure removes the file.
-void writePiecesSynced(const std::filesystem::path& path,
-                       std::initializer_list<std::string_view> pieces, unsigned mode,
-                       Existing existing) {
+void writePiecesSynced(const std::filesystem::path& path, std::span<const std::string_view> pieces,
+                       unsigned mode, Existing existing) {
   const int flags = existing == Existing::kNew ? O_EXCL | O_NOFOLLOW : O_TRUNC;
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | flags, mode));
   if (fd.get() < 0) {
@@ -83,7 +83,7 @@ bool IoError::diskFull() const {
 
 void writeFileSynced(const std::filesystem::path& path, std::string_view data, unsigned mode,
                      Existing existing) {
-  writePiecesSynced(path, {data}, mode, existing);
+  writePiecesSynced(path, std::span(&data, 1), mode, existing);
 }
 
 void fsyncDirectory(const std::filesystem::path& dir) {
@@ -115,11 +115,11 @@ void writeFileDurably(const std::filesystem::path& tmp, const std::filesystem::p
 }
 
 void commitFiles(const std::filesystem::path& tmp_dir, const std::filesystem::path& dir,
-                 const std::vector<FileToCommit>& files) {
+                 const std::vector<FileToCommit>& files, GroupSync* dir_sync) {
   std::size_t renamed = 0;
   try {
     for (const auto& f : files) {
-      writePiecesSynced(tmp_dir / f.name, {f.prefix, f.data}, 0600, Existing::kReplace);
+      writePiecesSynced(tmp_dir / f.name, f.pieces, 0600, Existing::kReplace);
     }
     for (const auto& f : files) {
       const auto from = tmp_dir / f.name;
@@ -129,7 +129,11 @@ void commitFiles(const std::filesystem::path& tmp_dir, const std::filesystem::pa
       }
       ++renamed;
     }
-    fsyncDirectory(dir);
+    if (dir_sync != nullptr) {
+      dir_sync->afterChange([&dir] { fsyncDirectory(dir); });
+    } else {
+      fsyncDirectory(dir);
+    }
   } catch (const IoError&) {
     for (std::size_t i = 0; i < files.size(); ++i) {
       ::unlink((tmp_dir / files[i].name).c_str());
@@ -141,17 +145,20 @@ void commitFiles(const std::filesystem::path& tmp_dir, const std::filesystem::pa
   }
 }
 
-std::string readFile(const std::filesystem::path& path) {
+std::string readFile(const std::filesystem::path& path, std::uint64_t offset) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     fail("cannot open", path, errno);
+  }
+  if (offset > 0 && ::lseek(fd.get(), static_cast<off_t>(offset), SEEK_SET) < 0) {
+    fail("cannot seek in", path, errno);
   }
   // Sized up front: growing a string by doubling would hold up to twice a large message while
   // it reallocates. The loop still reads to EOF, whatever the size says.
   struct stat st {};
   std::string out;
-  if (::fstat(fd.get(), &st) == 0 && st.st_size > 0) {
-    out.reserve(static_cast<std::size_t>(st.st_size));
+  if (::fstat(fd.get(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) > offset) {
+    out.reserve(static_cast<std::size_t>(static_cast<std::uint64_t>(st.st_size) - offset));
   }
   char buf[65536];
   for (;;) {

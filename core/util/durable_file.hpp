@@ -6,11 +6,14 @@
 // file never appears under its final name.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/util/group_sync.hpp"
 
 namespace relayguard {
 
@@ -43,14 +46,14 @@ void fsyncDirectory(const std::filesystem::path& dir);
 // On failure everything written so far is removed and IoError is thrown.
 struct FileToCommit {
   std::string name;  // file name within dir (and, temporarily, within tmp_dir)
-  std::string_view data;
-  // Written before data: lines the relay adds in front of a message as received, without first
-  // joining the two in memory (a 25 MiB message would be held twice).
-  std::string_view prefix = {};
+  // Written in order: e.g. a record line, the header fields the relay adds, then the message as
+  // received, without first joining them in memory (a 25 MiB message would be held twice).
+  std::vector<std::string_view> pieces;
 };
+// dir_sync: when given, the final fsync of dir goes through it, shared with concurrent commits.
 void commitFiles(const std::filesystem::path& tmp_dir, const std::filesystem::path& dir,
-                 const std::vector<FileToCommit>& files);
-// Reads a whole file; throws IoError.
-std::string readFile(const std::filesystem::path& path);
+                 const std::vector<FileToCommit>& files, GroupSync* dir_sync = nullptr);
+// Reads a whole file, or what follows its first `offset` bytes; throws IoError.
+std::string readFile(const std::filesystem::path& path, std::uint64_t offset = 0);
 
 }  // namespace relayguard

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -101,8 +102,9 @@ TEST(Spool, CommitThenReadBack) {
   EXPECT_TRUE(spool.exists(record.id));
   EXPECT_EQ(spool.messagePath(record.id), dir.path() / "queue" / (record.id.str() + ".msg"));
   EXPECT_EQ(spool.recordPath(record.id), dir.path() / "queue" / (record.id.str() + ".env"));
-  EXPECT_TRUE(fs::is_regular_file(spool.messagePath(record.id)));
-  EXPECT_TRUE(fs::is_regular_file(spool.recordPath(record.id)));
+  // One file per message: the record as accepted in its first line, then the message.
+  EXPECT_EQ(names(dir.path() / "queue"), (std::vector<std::string>{record.id.str() + ".msg"}));
+  EXPECT_EQ(readFile(spool.messagePath(record.id)), record.toJson().dump() + "\n" + bytes);
   EXPECT_TRUE(names(dir.path() / "tmp").empty());
 
   EXPECT_EQ(spool.readMessage(record.id), bytes);
@@ -175,13 +177,18 @@ TEST(Spool, UpdateReplacesDeliveryState) {
   EXPECT_EQ(back->pendingCount(), 0U);
   EXPECT_EQ(spool.readMessage(record.id), "body\r\n");
   EXPECT_TRUE(names(dir.path() / "tmp").empty());
+  // The new state is a file of its own; the message file is never rewritten.
+  EXPECT_TRUE(fs::is_regular_file(spool.recordPath(record.id)));
+  EXPECT_EQ(spool.list().at(0).attempts, 3U);
 }
 
 TEST(Spool, RemoveDeletesBothFiles) {
   test::TempDir dir;
   Spool spool(dir.path());
-  const auto record = makeRecord();
+  auto record = makeRecord();
   spool.commit(record, "x\r\n");
+  record.attempts = 1;
+  spool.update(record);
   EXPECT_TRUE(spool.remove(record.id));
   EXPECT_FALSE(spool.exists(record.id));
   EXPECT_FALSE(fs::exists(spool.messagePath(record.id)));
@@ -233,38 +240,101 @@ TEST(Spool, RecoverCleansLeftoversAndKeepsCommittedMessages) {
   Spool spool(dir.path());
   const auto committed = makeRecord();
   spool.commit(committed, "committed\r\n");
+  auto deferred = makeRecord();
+  spool.commit(deferred, "deferred\r\n");
+  deferred.attempts = 2;
+  deferred.last_error = "451 4.3.0 later";
+  spool.update(deferred);
 
-  // A crash mid-commit: leftovers under tmp/ and a message whose record never arrived.
+  // A crash mid-commit or mid-update: leftovers under tmp/.
   dir.write("tmp/" + QueueId::generate().str() + ".msg", "half");
-  dir.write("tmp/" + QueueId::generate().str() + ".env", "{");
   dir.write("tmp/" + committed.id.str() + ".env.new", "{");
-  const auto uncommitted = QueueId::generate();
-  dir.write("queue/" + uncommitted.str() + ".msg", "never acknowledged");
-  // A record that cannot be read, and one whose message file is missing.
+  // A crash mid-removal: the record of a message whose file is already gone.
+  const auto removed = makeRecord();
+  dir.write("queue/" + removed.id.str() + ".env", removed.toJson().dump());
+  // A changed record that cannot be read, and a message file without a record line.
   const auto unreadable = QueueId::generate();
   dir.write("queue/" + unreadable.str() + ".env", "this is not json");
-  dir.write("queue/" + unreadable.str() + ".msg", "kept for inspection");
-  const auto orphan_record = makeRecord();
-  const auto& orphan = orphan_record.id;
-  dir.write("queue/" + orphan.str() + ".env", orphan_record.toJson().dump());
+  dir.write("queue/" + unreadable.str() + ".msg", makeRecord().toJson().dump() + "\nkept\r\n");
+  const auto headless = QueueId::generate();
+  dir.write("queue/" + headless.str() + ".msg", "no record line");
+
+  auto recovered = spool.recover();
+  ASSERT_EQ(recovered.size(), 2U);
+  std::sort(recovered.begin(), recovered.end(),
+            [](const auto& a, const auto& b) { return a.id.str() < b.id.str(); });
+  const bool committed_first = committed.id.str() < deferred.id.str();
+  expectSameRecord(recovered[committed_first ? 0 : 1], committed);
+  expectSameRecord(recovered[committed_first ? 1 : 0], deferred);
+
+  EXPECT_TRUE(names(dir.path() / "tmp").empty());
+  std::vector<std::string> queued{committed.id.str() + ".msg", deferred.id.str() + ".env",
+                                  deferred.id.str() + ".msg"};
+  std::sort(queued.begin(), queued.end());
+  EXPECT_EQ(names(dir.path() / "queue"), queued);
+  std::vector<std::string> corrupt{unreadable.str() + ".env", unreadable.str() + ".msg",
+                                   headless.str() + ".msg"};
+  std::sort(corrupt.begin(), corrupt.end());
+  EXPECT_EQ(names(dir.path() / "corrupt"), corrupt);
+  EXPECT_EQ(readFile(dir.path() / "corrupt" / (headless.str() + ".msg")), "no record line");
+  EXPECT_EQ(spool.readMessage(committed.id), "committed\r\n");
+  EXPECT_EQ(spool.readMessage(deferred.id), "deferred\r\n");
+
+  // A second recovery finds the same state.
+  EXPECT_EQ(spool.recover().size(), 2U);
+  EXPECT_EQ(names(dir.path() / "corrupt").size(), 3U);
+}
+
+// A spool written before the one-file layout: ID.msg held only the bytes to send, ID.env the
+// record. Recovery rewrites each message with its record line, so not a byte of it is lost.
+TEST(Spool, RecoverUpgradesTheTwoFileLayout) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  auto old = makeRecord();
+  old.attempts = 1;
+  old.last_error = "421 4.3.2 busy";
+  const std::string bytes = "Received: from client.example\r\nSubject: old\r\n\r\nbody\r\n";
+  dir.write("queue/" + old.id.str() + ".msg", bytes);
+  dir.write("queue/" + old.id.str() + ".env", old.toJson().dump());
 
   const auto recovered = spool.recover();
   ASSERT_EQ(recovered.size(), 1U);
-  expectSameRecord(recovered[0], committed);
+  expectSameRecord(recovered[0], old);
+  EXPECT_EQ(spool.readMessage(old.id), bytes);
+  EXPECT_EQ(readFile(spool.messagePath(old.id)).substr(0, 1), "{");
+  EXPECT_TRUE(names(dir.path() / "corrupt").empty());
+  // Upgraded once: a second recovery reads the same.
+  const auto again = spool.recover();
+  ASSERT_EQ(again.size(), 1U);
+  expectSameRecord(again[0], old);
+  EXPECT_EQ(spool.readMessage(old.id), bytes);
+}
 
-  EXPECT_TRUE(names(dir.path() / "tmp").empty());
-  EXPECT_EQ(names(dir.path() / "queue"),
-            (std::vector<std::string>{committed.id.str() + ".env", committed.id.str() + ".msg"}));
-  std::vector<std::string> corrupt{unreadable.str() + ".env", unreadable.str() + ".msg",
-                                   orphan.str() + ".env"};
-  std::sort(corrupt.begin(), corrupt.end());
-  EXPECT_EQ(names(dir.path() / "corrupt"), corrupt);
-  EXPECT_EQ(readFile(dir.path() / "corrupt" / (unreadable.str() + ".msg")), "kept for inspection");
-  EXPECT_EQ(spool.readMessage(committed.id), "committed\r\n");
-
-  // A second recovery finds the same state.
-  EXPECT_EQ(spool.recover().size(), 1U);
-  EXPECT_EQ(names(dir.path() / "corrupt").size(), 3U);
+// Sessions commit at the same time and share the fsync of queue/: every message must be whole.
+TEST(Spool, ConcurrentCommitsAreAllStored) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  std::vector<QueuedMessage> records;
+  for (int i = 0; i < 64; ++i) {
+    records.push_back(makeRecord(static_cast<std::uint64_t>(i)));
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&spool, &records, t] {
+      for (std::size_t i = static_cast<std::size_t>(t); i < records.size(); i += 8) {
+        spool.commit(records[i], "message " + std::to_string(i) + "\r\n", "Received: x\r\n");
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(spool.list().size(), records.size());
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(spool.readMessage(records[i].id),
+              "Received: x\r\nmessage " + std::to_string(i) + "\r\n");
+    expectSameRecord(*spool.read(records[i].id), records[i]);
+  }
 }
 
 TEST(Spool, RecoverMovesRecordWithBadFieldsToCorrupt) {
@@ -328,18 +398,16 @@ TEST(Spool, CommitFailureRenamingMessageLeavesNothingBehind) {
   EXPECT_EQ(readFile(dir.path() / "queue"), "not a folder");
 }
 
-// A folder squatting on queue/ID.env: the message is renamed into queue/, then the commit
-// rename fails (EISDIR); both the temporary record and the renamed message must go.
-TEST(Spool, CommitFailureRenamingRecordLeavesNothingBehind) {
+// A folder squatting on queue/ID.msg: the commit rename fails (EISDIR); the temporary file must go.
+TEST(Spool, CommitFailureRenamingIntoPlaceLeavesNothingBehind) {
   test::TempDir dir;
   Spool spool(dir.path());
   const auto record = makeRecord();
-  fs::create_directory(spool.recordPath(record.id));
+  fs::create_directories(spool.messagePath(record.id) / "busy");
   EXPECT_THROW(spool.commit(record, "body\r\n"), IoError);
   EXPECT_TRUE(names(dir.path() / "tmp").empty());
-  EXPECT_FALSE(fs::exists(spool.messagePath(record.id)));
-  EXPECT_EQ(names(dir.path() / "queue"), (std::vector<std::string>{record.id.str() + ".env"}));
-  EXPECT_TRUE(fs::is_directory(spool.recordPath(record.id)));
+  EXPECT_EQ(names(dir.path() / "queue"), (std::vector<std::string>{record.id.str() + ".msg"}));
+  EXPECT_TRUE(fs::is_directory(spool.messagePath(record.id)));
 }
 
 }  // namespace

@@ -66,7 +66,7 @@ TEST(DurableFile, CommitsSeveralFilesOrNone) {
   TempDir dir;
   fs::create_directories(dir.path() / "tmp");
   fs::create_directories(dir.path() / "out");
-  commitFiles(dir.path() / "tmp", dir.path() / "out", {{"a", "A", "prefix:"}, {"b", "B"}});
+  commitFiles(dir.path() / "tmp", dir.path() / "out", {{"a", {"prefix:", "A"}}, {"b", {"B"}}});
   EXPECT_EQ(readFile(dir.path() / "out" / "a"), "prefix:A");
   EXPECT_EQ(readFile(dir.path() / "out" / "b"), "B");
   EXPECT_TRUE(fs::is_empty(dir.path() / "tmp"));
@@ -74,7 +74,7 @@ TEST(DurableFile, CommitsSeveralFilesOrNone) {
   // The second rename fails (a directory is in the way): the first file is taken back too.
   fs::create_directories(dir.path() / "out" / "d" / "busy");
   EXPECT_NE(errorOf([&] {
-              commitFiles(dir.path() / "tmp", dir.path() / "out", {{"c", "C"}, {"d", "D"}});
+              commitFiles(dir.path() / "tmp", dir.path() / "out", {{"c", {"C"}}, {"d", {"D"}}});
             }),
             0);
   EXPECT_FALSE(fs::exists(dir.path() / "out" / "c"));
