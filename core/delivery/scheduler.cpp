@@ -223,6 +223,19 @@ bool Scheduler::hasCapacity(const std::set<std::size_t>& routes) const {
   return true;
 }
 
+bool Scheduler::allRoutesBusy() const {
+  if (route_in_flight_.size() < config_.routes.size()) {
+    return false;
+  }
+  for (const auto& route : config_.routes) {
+    const auto it = route_in_flight_.find(route.index);
+    if (it == route_in_flight_.end() || it->second < config_.delivery.per_destination) {
+      return false;
+    }
+  }
+  return true;
+}
+
 asio::awaitable<void> Scheduler::loop() {
   while (!stopping_) {
     const auto now = std::chrono::system_clock::now();
@@ -237,6 +250,9 @@ asio::awaitable<void> Scheduler::loop() {
       }
       auto routes = routesOf(entry->second.message);
       if (!hasCapacity(routes)) {
+        if (allRoutesBusy()) {
+          break;  // nothing further down can start either: a finished delivery wakes us
+        }
         ++it;
         ++scanned;
         continue;

@@ -80,6 +80,8 @@ class Scheduler {
   // Route indexes the pending recipients need; SIZE_MAX for "no route".
   std::set<std::size_t> routesOf(const queue::QueuedMessage& message) const;
   bool hasCapacity(const std::set<std::size_t>& routes) const;
+  // Every configured route at its per_destination limit: no further due entry can start.
+  bool allRoutesBusy() const;
   asio::awaitable<void> deliver(queue::QueueId id, std::set<std::size_t> routes);
   asio::awaitable<void> deliverGroup(queue::QueuedMessage& message, const std::string& data,
                                      const RouteConfig& route, const std::string& domain,

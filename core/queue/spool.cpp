@@ -131,8 +131,7 @@ bool Spool::exists(const QueueId& id) const {
 }
 
 std::string Spool::readMessage(const QueueId& id) const {
-  const auto path = messagePath(id);
-  return readFile(path, firstLine(path).size() + 1);
+  return readFile(messagePath(id), ReadFrom::kAfterFirstLine);
 }
 
 std::optional<QueuedMessage> Spool::read(const QueueId& id) const {

@@ -145,21 +145,19 @@ void commitFiles(const std::filesystem::path& tmp_dir, const std::filesystem::pa
   }
 }
 
-std::string readFile(const std::filesystem::path& path, std::uint64_t offset) {
+std::string readFile(const std::filesystem::path& path, ReadFrom from) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     fail("cannot open", path, errno);
-  }
-  if (offset > 0 && ::lseek(fd.get(), static_cast<off_t>(offset), SEEK_SET) < 0) {
-    fail("cannot seek in", path, errno);
   }
   // Sized up front: growing a string by doubling would hold up to twice a large message while
   // it reallocates. The loop still reads to EOF, whatever the size says.
   struct stat st {};
   std::string out;
-  if (::fstat(fd.get(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) > offset) {
-    out.reserve(static_cast<std::size_t>(static_cast<std::uint64_t>(st.st_size) - offset));
+  if (::fstat(fd.get(), &st) == 0 && st.st_size > 0) {
+    out.reserve(static_cast<std::size_t>(st.st_size));
   }
+  bool skipping = from == ReadFrom::kAfterFirstLine;
   char buf[65536];
   for (;;) {
     const ssize_t n = ::read(fd.get(), buf, sizeof buf);
@@ -172,7 +170,19 @@ std::string readFile(const std::filesystem::path& path, std::uint64_t offset) {
     if (n == 0) {
       break;
     }
-    out.append(buf, static_cast<size_t>(n));
+    std::string_view got(buf, static_cast<std::size_t>(n));
+    if (skipping) {
+      const auto eol = got.find('\n');
+      if (eol == std::string_view::npos) {
+        continue;
+      }
+      got.remove_prefix(eol + 1);
+      skipping = false;
+    }
+    out.append(got);
+  }
+  if (skipping) {
+    throw std::runtime_error(path.string() + " has no complete first line");
   }
   return out;
 }

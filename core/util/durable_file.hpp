@@ -6,7 +6,6 @@
 // file never appears under its final name.
 #pragma once
 
-#include <cstdint>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -53,7 +52,9 @@ struct FileToCommit {
 // dir_sync: when given, the final fsync of dir goes through it, shared with concurrent commits.
 void commitFiles(const std::filesystem::path& tmp_dir, const std::filesystem::path& dir,
                  const std::vector<FileToCommit>& files, GroupSync* dir_sync = nullptr);
-// Reads a whole file, or what follows its first `offset` bytes; throws IoError.
-std::string readFile(const std::filesystem::path& path, std::uint64_t offset = 0);
+// Reads a whole file, or what follows its first line (kAfterFirstLine: runtime_error if it has
+// none); throws IoError.
+enum class ReadFrom { kStart, kAfterFirstLine };
+std::string readFile(const std::filesystem::path& path, ReadFrom from = ReadFrom::kStart);
 
 }  // namespace relayguard

@@ -94,5 +94,19 @@ TEST(DurableFile, ReadErrorsNameTheFile) {
   EXPECT_TRUE(IoError("full", ENOSPC).diskFull());
 }
 
+// The spool's message files: a record line, then the message. The line may span reads.
+TEST(DurableFile, ReadsWhatFollowsTheFirstLine) {
+  TempDir dir;
+  const std::string record(200000, 'r');
+  const std::string message = "Subject: x\r\n\r\nbody\n\nmore\r\n";
+  dir.write("m", record + "\n" + message);
+  EXPECT_EQ(readFile(dir.path() / "m", ReadFrom::kAfterFirstLine), message);
+  dir.write("empty-rest", "record\n");
+  EXPECT_EQ(readFile(dir.path() / "empty-rest", ReadFrom::kAfterFirstLine), "");
+  dir.write("no-line", record);
+  EXPECT_THROW(readFile(dir.path() / "no-line", ReadFrom::kAfterFirstLine), std::runtime_error);
+  EXPECT_EQ(readFile(dir.path() / "no-line"), record);
+}
+
 }  // namespace
 }  // namespace relayguard
