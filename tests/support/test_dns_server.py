@@ -11,6 +11,7 @@
 #              "slow.example.test": {"TIMEOUT": true}}}   # no answer for this name
 # A name that is not listed is NXDOMAIN; a listed name without the asked type is NODATA (with an
 # SOA, so that negative answers carry a TTL). SIGHUP re-reads the zone file.
+import errno
 import json
 import signal
 import socket
@@ -93,11 +94,24 @@ def soa(zone, name):
               rdata=SOA("ns." + apex, "hostmaster." + apex, (1, 3600, 600, 86400, zone.ttl)))
 
 
-def serve(zone, port):
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", port))
-    port = udp.getsockname()[1]
+def bind_pair(port, handler):
+    """A UDP socket and a TCP server on the same loopback port. With port 0 the kernel picks the
+    UDP port, and that number may be taken for TCP (by another test's server or an outgoing
+    connection's ephemeral port): then both are closed and another port is tried."""
+    for _ in range(100):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", port))
+        try:
+            return udp, socketserver.ThreadingTCPServer(("127.0.0.1", udp.getsockname()[1]),
+                                                        handler)
+        except OSError as e:
+            udp.close()
+            if port != 0 or e.errno != errno.EADDRINUSE:
+                raise
+    raise OSError(errno.EADDRINUSE, "no loopback port free for both UDP and TCP")
 
+
+def serve(zone, port):
     class TcpHandler(socketserver.BaseRequestHandler):
         def handle(self):
             head = self.request.recv(2)
@@ -117,7 +131,8 @@ def serve(zone, port):
                 self.request.sendall(len(out).to_bytes(2, "big") + out)
 
     socketserver.TCPServer.allow_reuse_address = True
-    tcp = socketserver.ThreadingTCPServer(("127.0.0.1", port), TcpHandler)
+    udp, tcp = bind_pair(port, TcpHandler)
+    port = udp.getsockname()[1]
     threading.Thread(target=tcp.serve_forever, daemon=True).start()
     print("PORT %d" % port, flush=True)
     while True:
