@@ -325,8 +325,7 @@ asio::awaitable<void> Scheduler::deliver(queue::QueueId id, std::set<std::size_t
     co_await bounce(message, data, events);
     done = message.pendingCount() == 0;
     message.next_attempt = now + config_.delivery.retryDelay(message.attempts);
-    co_await persist(message, done);
-    co_await audit(events);
+    co_await record(message, done, events);
   } catch (const std::exception& e) {
     // The spool could not be read or written (deleted underneath us, disk trouble): keep the
     // message as it was and try again later.
@@ -475,24 +474,20 @@ asio::awaitable<void> Scheduler::bounce(queue::QueuedMessage& message, const std
   }
 }
 
-asio::awaitable<void> Scheduler::audit(std::vector<nlohmann::json>& events) {
-  try {
-    co_await runBlocking(blocking_, [this, &events] {
-      for (auto& e : events) {
-        audit_.append(std::move(e));
-      }
-    });
-  } catch (const std::exception& e) {
-    log::error("audit_write_failed", {{"error", e.what()}, {"what", "delivery events"}});
-  }
-}
-
-asio::awaitable<void> Scheduler::persist(const queue::QueuedMessage& message, bool done) {
-  co_await runBlocking(blocking_, [this, &message, done] {
+asio::awaitable<void> Scheduler::record(const queue::QueuedMessage& message, bool done,
+                                        std::vector<nlohmann::json>& events) {
+  co_await runBlocking(blocking_, [this, &message, done, &events] {
     if (done) {
       spool_.remove(message.id);
     } else {
       spool_.update(message);
+    }
+    try {
+      for (auto& e : events) {
+        audit_.append(std::move(e));
+      }
+    } catch (const std::exception& e) {
+      log::error("audit_write_failed", {{"error", e.what()}, {"what", "delivery events"}});
     }
   });
   if (done) {

@@ -89,10 +89,12 @@ class Scheduler {
                                      std::vector<nlohmann::json>& events);
   asio::awaitable<void> bounce(queue::QueuedMessage& message, const std::string& data,
                                std::vector<nlohmann::json>& events);
-  asio::awaitable<void> persist(const queue::QueuedMessage& message, bool done);
-  // Appends delivery and bounce events to the audit log (logged, not fatal, on failure:
-  // what happened on the wire cannot be undone).
-  asio::awaitable<void> audit(std::vector<nlohmann::json>& events);
+  // Records an attempt's outcome in one trip to the blocking pool: the spool first (removal, or
+  // the new delivery state; an error throws and the message stays as it was), then the delivery
+  // and bounce events in the audit log (an error there is logged, not fatal: what happened on
+  // the wire cannot be undone).
+  asio::awaitable<void> record(const queue::QueuedMessage& message, bool done,
+                               std::vector<nlohmann::json>& events);
 
   const Config& config_;
   queue::Spool& spool_;

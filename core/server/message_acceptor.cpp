@@ -207,16 +207,26 @@ asio::awaitable<smtp::Reply> MessageAcceptor::enqueue(const queue::QueueId& id,
                                                       const StoredBytes& data,
                                                       const nlohmann::json& record) {
   auto queued = queue::QueuedMessage::fromEnvelope(id, envelope, data.size());
+  // Committed, then the verdict line, in one trip to the blocking pool: a message the audit log
+  // cannot record is taken back out of the queue before anyone answers.
+  bool recorded = false;
   try {
-    co_await runBlocking(
-        blocking_, [this, &queued, &data] { spool_.commit(queued, data.message, data.prefix); });
+    recorded = co_await runBlocking(blocking_, [this, &queued, &data, &record] {
+      spool_.commit(queued, data.message, data.prefix);
+      try {
+        audit_.append(record);
+        return true;
+      } catch (const std::exception& e) {
+        log::error("audit_write_failed", {{"error", e.what()}});
+        spool_.remove(queued.id);
+        return false;
+      }
+    });
   } catch (const IoError& e) {
     countRefusal("storage_error");
     co_return storageFailure(e, envelope);
   }
-  const bool recorded = co_await audited(record);
   if (!recorded) {
-    co_await runBlocking(blocking_, [this, &id] { return spool_.remove(id); });
     countRefusal("audit_error");
     co_return kUnrecorded;
   }
