@@ -308,6 +308,9 @@ asio::awaitable<void> Scheduler::deliver(queue::QueueId id, std::set<std::size_t
       }
       co_await deliverGroup(message, data, config_.routes[route_index], key.second, rcpts, events);
     }
+    // The connections are free again: the bookkeeping below (bounces, the spool, the audit log)
+    // must not hold another message back from the destination.
+    releaseRoutes(routes);
     ++message.attempts;
     const auto now = std::chrono::system_clock::now();
     if (message.pendingCount() > 0 && now - message.envelope.received >= config_.delivery.max_age) {
@@ -343,14 +346,22 @@ asio::awaitable<void> Scheduler::deliver(queue::QueueId id, std::set<std::size_t
       schedule(it->second.message);
     }
   }
+  releaseRoutes(routes);  // when an exception came first
   --in_flight_;
   publish();
+  wake_.cancel();
+}
+
+void Scheduler::releaseRoutes(std::set<std::size_t>& routes) {
   for (std::size_t r : routes) {
     if (--route_in_flight_[r] == 0) {
       route_in_flight_.erase(r);
     }
   }
-  wake_.cancel();
+  if (!routes.empty()) {
+    routes.clear();
+    wake_.cancel();
+  }
 }
 
 asio::awaitable<void> Scheduler::deliverGroup(queue::QueuedMessage& message,

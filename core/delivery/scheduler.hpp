@@ -83,6 +83,8 @@ class Scheduler {
   // Every configured route at its per_destination limit: no further due entry can start.
   bool allRoutesBusy() const;
   asio::awaitable<void> deliver(queue::QueueId id, std::set<std::size_t> routes);
+  // Gives a delivery's route slots back (once: it empties `routes`) and wakes the loop.
+  void releaseRoutes(std::set<std::size_t>& routes);
   asio::awaitable<void> deliverGroup(queue::QueuedMessage& message, const std::string& data,
                                      const RouteConfig& route, const std::string& domain,
                                      const std::vector<std::size_t>& rcpts,
