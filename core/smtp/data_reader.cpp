@@ -1,6 +1,7 @@
 // data_reader: DATA-phase state machine (see data_reader.hpp).
 #include "core/smtp/data_reader.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace relayguard::smtp {
@@ -61,10 +62,13 @@ std::size_t DataReader::feed(std::string_view bytes) {
     const char c = bytes[i];
     switch (state_) {
       case State::kInLine: {
-        // Fast path: copy the run of ordinary bytes up to the next CR, LF or NUL at once.
-        std::size_t j = i;
-        while (j < bytes.size() && bytes[j] != '\r' && bytes[j] != '\n' && bytes[j] != '\0') {
-          ++j;
+        // Fast path: copy the run of ordinary bytes up to the next CR, LF or NUL at once, found
+        // with memchr scans each bounded by the one before.
+        std::size_t j = std::min(bytes.find('\n', i), bytes.size());
+        for (const char stop : {'\r', '\0'}) {
+          if (const auto at = bytes.substr(i, j - i).find(stop); at != std::string_view::npos) {
+            j = i + at;
+          }
         }
         if (j > i) {
           append(bytes.substr(i, j - i));
