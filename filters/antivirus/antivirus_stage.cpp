@@ -46,9 +46,10 @@ DbSnapshot snapshot(const std::filesystem::path& dir) {
   return out;
 }
 
-std::filesystem::path makeTempDir() {
-  std::string pattern =
-      (std::filesystem::temp_directory_path() / "relayguard-clamav-XXXXXX").string();
+std::filesystem::path makeTempDir(const std::filesystem::path& parent) {
+  std::string pattern = ((parent.empty() ? std::filesystem::temp_directory_path() : parent) /
+                         "relayguard-clamav-XXXXXX")
+                            .string();
   if (::mkdtemp(pattern.data()) == nullptr) {
     throw std::runtime_error("cannot create a temporary directory " + pattern);
   }
@@ -60,7 +61,7 @@ std::filesystem::path makeTempDir() {
 // Everything a scan or a background reload needs; shared so that a reload still running when
 // the stage is destroyed (after a SIGHUP) finishes safely.
 struct AntivirusStage::State : std::enable_shared_from_this<State> {
-  explicit State(Options o) : options_(std::move(o)), tmpdir_(makeTempDir()) {
+  explicit State(Options o) : options_(std::move(o)), tmpdir_(makeTempDir(options_.temp_dir)) {
     try {
       seen_ = snapshot(options_.database);
       engine_.store(
@@ -177,6 +178,15 @@ std::unique_ptr<Stage> AntivirusStage::create(StageConfig& config) {
   }
 
   std::error_code ec;
+  if (const auto dir = t.string("temp_dir")) {
+    options.temp_dir = *dir;
+    if (!options.temp_dir.is_absolute()) {
+      t.fail("temp_dir", "must be an absolute path");
+    }
+    if (!std::filesystem::is_directory(options.temp_dir, ec)) {
+      t.fail("temp_dir", "'" + *dir + "' is not a directory");
+    }
+  }
   if (!std::filesystem::is_directory(options.database, ec)) {
     t.fail("database", "'" + options.database.string() + "' is not a directory");
   }

@@ -10,6 +10,8 @@
 //   max_files       10000   files inside one container
 //   max_scan_time   "2m"    per message
 //   reload_interval "60s"   how often the database directory is checked for changes
+//   temp_dir        absolute path of an existing directory for ClamAV's scratch files (default:
+//                   the system temp directory, $TMPDIR or /tmp); a tmpfs spares the disk
 // Exceeding any limit is reported as a virus (Heuristics.Limits.Exceeded.*), never as clean.
 //
 // Signature updates: the compiled engine is held through an atomic shared_ptr. At most once per
@@ -17,8 +19,8 @@
 // blocking pool; on a change a new engine is loaded and compiled there and swapped in, while
 // scans keep using the old one (and finish on it). A database that fails to load is logged and
 // the engine in force stays. A missing or empty database at start-up is a ConfigError.
-// ClamAV's temporary files go to a private folder below the system temp directory, removed
-// together with the stage.
+// ClamAV's temporary files go to a private folder (mode 0700) below temp_dir, removed together
+// with the stage. libclamav makes a directory per scan and a file per attachment there.
 #pragma once
 
 #include <chrono>
@@ -37,6 +39,7 @@ class AntivirusStage : public Stage {
     Action on_virus = Action::kQuarantine;
     ClamLimits limits;
     std::chrono::seconds reload_interval{60};
+    std::filesystem::path temp_dir;  // empty: the system temp directory
   };
 
   // Loads and compiles the database; throws std::runtime_error when that fails.

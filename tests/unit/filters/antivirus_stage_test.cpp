@@ -297,6 +297,38 @@ TEST_F(AntivirusStageTest, BadLimitsAreErrorsAtTheirKeys) {
   EXPECT_THAT(loadError("database = \"db\"\nreload = \"1s\"\n"), HasSubstr("unknown key 'reload'"));
 }
 
+// temp_dir holds the stage's private scratch folder (e.g. on a tmpfs), which goes with the stage.
+TEST_F(AntivirusStageTest, TempDirHoldsTheScratchFolderWhileTheStageLives) {
+  const auto scratch = dir_.path() / "scratch";
+  std::filesystem::create_directory(scratch);
+  auto entries = [&scratch] {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(scratch)) {
+      out.push_back(e.path().filename().string());
+    }
+    return out;
+  };
+  {
+    const auto p = load("database = \"db\"\ntemp_dir = \"" + scratch.string() + "\"\n");
+    const auto held = entries();
+    ASSERT_EQ(held.size(), 1U);
+    EXPECT_TRUE(held[0].starts_with("relayguard-clamav-")) << held[0];
+    EXPECT_EQ(std::filesystem::status(scratch / held[0]).permissions(),
+              std::filesystem::perms::owner_all);
+    const auto v = test::runPipeline(*p, base64Attachment("invoice.com", eicar()));
+    EXPECT_EQ(virus(v), "Test.EICAR.NDB.UNOFFICIAL");
+  }
+  EXPECT_TRUE(entries().empty());
+}
+
+TEST_F(AntivirusStageTest, TempDirMustBeAnExistingAbsoluteDirectory) {
+  EXPECT_THAT(loadError("database = \"db\"\ntemp_dir = \"scratch\"\n"),
+              HasSubstr(at(4, 12) + "temp_dir: must be an absolute path"));
+  EXPECT_THAT(
+      loadError("database = \"db\"\ntemp_dir = \"" + (dir_.path() / "absent").string() + "\"\n"),
+      HasSubstr("temp_dir: '" + (dir_.path() / "absent").string() + "' is not a directory"));
+}
+
 // Runs the message until the verdict has `action` or `timeout` passes; the verdict last seen.
 Verdict runUntil(const Pipeline& p, const std::string& m, Action action,
                  std::chrono::seconds timeout) {
