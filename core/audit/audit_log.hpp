@@ -72,8 +72,8 @@ class AuditLog {
   void syncWritten();
 
   AuditOptions options_;
-  std::mutex mutex_;       // guards the file, the head and the counters
-  GroupSync sync_;  // one fdatasync at a time; the others ride along
+  std::mutex mutex_;  // guards the file and the head
+  GroupSync sync_;    // one fdatasync at a time; the others ride along
   int fd_ = -1;
   std::filesystem::path file_;
   std::uint64_t file_bytes_ = 0;
