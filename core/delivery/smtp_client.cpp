@@ -224,15 +224,7 @@ class DotStuffer {
         out += '.';
       }
       at_line_start_ = false;
-      // The next CR or LF. Two memchr scans, the second bounded by the first: find_first_of
-      // with a set calls memchr once per byte of the message.
-      std::size_t end = data_.find('\n', pos_);
-      if (end == std::string_view::npos) {
-        end = data_.size();
-      }
-      if (const auto cr = data_.substr(pos_, end - pos_).find('\r'); cr != std::string_view::npos) {
-        end = pos_ + cr;
-      }
+      const std::size_t end = std::min(findFirstOf(data_, pos_, "\r\n"), data_.size());
       const std::size_t run = std::min(end - pos_, limit - std::min(limit, out.size()));
       out.append(data_.substr(pos_, run));
       pos_ += run;

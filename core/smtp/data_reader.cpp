@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/util/strings.hpp"
+
 namespace relayguard::smtp {
 
 DataReader::DataReader(std::uint64_t max_size, std::size_t max_line)
@@ -62,14 +64,9 @@ std::size_t DataReader::feed(std::string_view bytes) {
     const char c = bytes[i];
     switch (state_) {
       case State::kInLine: {
-        // Fast path: copy the run of ordinary bytes up to the next CR, LF or NUL at once, found
-        // with memchr scans each bounded by the one before.
-        std::size_t j = std::min(bytes.find('\n', i), bytes.size());
-        for (const char stop : {'\r', '\0'}) {
-          if (const auto at = bytes.substr(i, j - i).find(stop); at != std::string_view::npos) {
-            j = i + at;
-          }
-        }
+        // Fast path: copy the run of ordinary bytes up to the next CR, LF or NUL at once.
+        const std::size_t j =
+            std::min(findFirstOf(bytes, i, std::string_view("\r\n\0", 3)), bytes.size());
         if (j > i) {
           append(bytes.substr(i, j - i));
           countLine(j - i);

@@ -67,4 +67,23 @@ bool isPrintableAscii(std::string_view s) {
   });
 }
 
+std::size_t findFirstOf(std::string_view s, std::size_t pos, std::string_view stops) {
+  constexpr std::size_t kWindow = 256;
+  while (pos < s.size()) {
+    const std::string_view window = s.substr(pos, kWindow);
+    std::size_t first = window.size();
+    for (const char stop : stops) {
+      const std::size_t at = window.substr(0, first).find(stop);
+      if (at != std::string_view::npos) {
+        first = at;
+      }
+    }
+    if (first < window.size()) {
+      return pos + first;
+    }
+    pos += window.size();
+  }
+  return std::string_view::npos;
+}
+
 }  // namespace relayguard

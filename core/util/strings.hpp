@@ -19,5 +19,11 @@ std::string_view trim(std::string_view s);
 std::vector<std::string_view> splitWhitespace(std::string_view s);
 // True when every byte is printable US-ASCII or a space/tab.
 bool isPrintableAscii(std::string_view s);
+// Where the first of `stops` is at or after `pos` in s, or npos: s.find_first_of(stops, pos), for
+// message-sized input. That calls memchr on `stops` once per byte of s, and a memchr per stop over
+// all the rest would cost the length of s on each call (quadratic over a line-by-line scan of
+// input without line ends); this runs memchr per stop over windows of a few hundred bytes, so its
+// cost grows with the distance to the match.
+std::size_t findFirstOf(std::string_view s, std::size_t pos, std::string_view stops);
 
 }  // namespace relayguard
