@@ -99,14 +99,18 @@ void MessageAcceptor::countRefusal(std::string_view reason) {
   }
 }
 
-asio::awaitable<bool> MessageAcceptor::audited(const nlohmann::json& record) {
+bool MessageAcceptor::appendAudit(const nlohmann::json& record) {
   try {
-    co_await runBlocking(blocking_, [this, &record] { audit_.append(record); });
-    co_return true;
+    audit_.append(record);
+    return true;
   } catch (const std::exception& e) {
     log::error("audit_write_failed", {{"error", e.what()}});
-    co_return false;
+    return false;
   }
+}
+
+asio::awaitable<bool> MessageAcceptor::audited(const nlohmann::json& record) {
+  co_return co_await runBlocking(blocking_, [this, &record] { return appendAudit(record); });
 }
 
 asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& envelope,
@@ -213,14 +217,11 @@ asio::awaitable<smtp::Reply> MessageAcceptor::enqueue(const queue::QueueId& id,
   try {
     recorded = co_await runBlocking(blocking_, [this, &queued, &data, &record] {
       spool_.commit(queued, data.message, data.prefix);
-      try {
-        audit_.append(record);
+      if (appendAudit(record)) {
         return true;
-      } catch (const std::exception& e) {
-        log::error("audit_write_failed", {{"error", e.what()}});
-        spool_.remove(queued.id);
-        return false;
       }
+      spool_.remove(queued.id);
+      return false;
     });
   } catch (const IoError& e) {
     countRefusal("storage_error");

@@ -54,6 +54,8 @@ class MessageAcceptor : public smtp::MessageHandler, private filters::StageObser
 
  private:
   // Records the verdict durably; false (and a log line) when the audit log cannot be written.
+  // appendAudit on the calling thread (a blocking-pool job), audited from the session.
+  bool appendAudit(const nlohmann::json& record);
   asio::awaitable<bool> audited(const nlohmann::json& record);
   // Store in the quarantine area / the delivery queue, record the verdict, answer.
   asio::awaitable<smtp::Reply> quarantine(const queue::QueueId& id, const Envelope& envelope,
