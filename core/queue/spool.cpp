@@ -6,7 +6,6 @@
 #include <cstring>
 #include <fstream>
 
-#include <fcntl.h>
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,48 +34,8 @@ std::vector<std::string> idsWithSuffix(const std::filesystem::path& dir, std::st
   return out;
 }
 
-// Enough for the messages removed and committed at the same moment by a busy relay.
-
 // Far more than the record of a message with the most recipients a session accepts.
 constexpr std::size_t kMaxRecordLine = 16 * 1024 * 1024;
-
-// The first line of a file, without its newline: a message file's record. Read in pieces, so a
-// large message behind it is never read; IoError if the file cannot be read, runtime_error if it
-// has no complete first line.
-std::string firstLine(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    throw IoError("cannot open " + path.string() + ": " + std::strerror(err), err);
-  }
-  std::string line;
-  char buf[16384];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      if (n < 0) {
-        throw IoError("cannot read " + path.string() + ": " + std::strerror(err), err);
-      }
-      throw std::runtime_error("queue file " + path.string() + " has no record line");
-    }
-    const std::string_view got(buf, static_cast<std::size_t>(n));
-    const auto eol = got.find('\n');
-    line.append(got.substr(0, eol));
-    if (eol != std::string_view::npos) {
-      ::close(fd);
-      return line;
-    }
-    if (line.size() > kMaxRecordLine) {
-      ::close(fd);
-      throw std::runtime_error("queue file " + path.string() + " has no record line");
-    }
-  }
-}
 
 // Whether a message file predates the one-file layout: then ID.msg held only the bytes to send
 // (always starting with a header field) and ID.env the record.
@@ -119,8 +78,7 @@ void Spool::update(const QueuedMessage& record) {
 }
 
 bool Spool::remove(const QueueId& id) {
-  const auto path = messagePath(id);
-  const bool had = ::unlink(path.c_str()) == 0;
+  const bool had = ::unlink(messagePath(id).c_str()) == 0;
   ::unlink(recordPath(id).c_str());
   return had;
 }
@@ -145,7 +103,7 @@ std::optional<QueuedMessage> Spool::read(const QueueId& id) const {
         throw;
       }
       from = messagePath(id);
-      text = firstLine(from);  // the record as accepted
+      text = readFirstLine(from, kMaxRecordLine);  // the record as accepted
     }
   } catch (const IoError& e) {
     if (e.error() == ENOENT) {
@@ -166,7 +124,8 @@ std::vector<QueuedMessage> Spool::recover() {
     std::filesystem::remove(entry.path(), ec);
   }
   const auto messages = idsWithSuffix(queue_, ".msg");
-  for (const auto& name : idsWithSuffix(queue_, ".env")) {
+  const auto records = idsWithSuffix(queue_, ".env");
+  for (const auto& name : records) {
     if (!std::binary_search(messages.begin(), messages.end(), name)) {
       std::filesystem::remove(queue_ / (name + ".env"), ec);  // an interrupted removal
     }
@@ -174,13 +133,14 @@ std::vector<QueuedMessage> Spool::recover() {
   std::vector<QueuedMessage> out;
   for (const auto& name : messages) {
     const auto id = QueueId::parse(name);
+    const bool has_record = std::binary_search(records.begin(), records.end(), name);
     bool ok = false;
     if (id) {
       try {
         if (auto m = read(*id)) {
-          const auto path = messagePath(*id);
-          if (legacyLayout(path)) {
-            commit(*m, readFile(path));  // rewritten in place, with its record line
+          // Only a message with an ID.env can be in the two-file layout.
+          if (has_record && legacyLayout(messagePath(*id))) {
+            commit(*m, readFile(messagePath(*id)));  // rewritten in place, with its record line
           }
           out.push_back(std::move(*m));
           ok = true;
@@ -191,7 +151,7 @@ std::vector<QueuedMessage> Spool::recover() {
     }
     if (!ok) {
       std::filesystem::rename(queue_ / (name + ".msg"), corrupt_ / (name + ".msg"), ec);
-      if (std::filesystem::exists(queue_ / (name + ".env"), ec)) {
+      if (has_record) {
         std::filesystem::rename(queue_ / (name + ".env"), corrupt_ / (name + ".env"), ec);
       }
     }

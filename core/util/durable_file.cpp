@@ -145,19 +145,17 @@ void commitFiles(const std::filesystem::path& tmp_dir, const std::filesystem::pa
   }
 }
 
-std::string readFile(const std::filesystem::path& path, ReadFrom from) {
+namespace {
+
+// Opens path and hands each chunk read to `chunk` until it returns false or the file ends;
+// `opened` sees the descriptor first (for its size). Throws IoError.
+template <class Opened, class Chunk>
+void readChunks(const std::filesystem::path& path, Opened&& opened, Chunk&& chunk) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     fail("cannot open", path, errno);
   }
-  // Sized up front: growing a string by doubling would hold up to twice a large message while
-  // it reallocates. The loop still reads to EOF, whatever the size says.
-  struct stat st {};
-  std::string out;
-  if (::fstat(fd.get(), &st) == 0 && st.st_size > 0) {
-    out.reserve(static_cast<std::size_t>(st.st_size));
-  }
-  bool skipping = from == ReadFrom::kAfterFirstLine;
+  opened(fd.get());
   char buf[65536];
   for (;;) {
     const ssize_t n = ::read(fd.get(), buf, sizeof buf);
@@ -167,24 +165,61 @@ std::string readFile(const std::filesystem::path& path, ReadFrom from) {
       }
       fail("cannot read", path, errno);
     }
-    if (n == 0) {
-      break;
+    if (n == 0 || !chunk(std::string_view(buf, static_cast<std::size_t>(n)))) {
+      return;
     }
-    std::string_view got(buf, static_cast<std::size_t>(n));
-    if (skipping) {
-      const auto eol = got.find('\n');
-      if (eol == std::string_view::npos) {
-        continue;
-      }
-      got.remove_prefix(eol + 1);
-      skipping = false;
-    }
-    out.append(got);
   }
+}
+
+}  // namespace
+
+std::string readFile(const std::filesystem::path& path, ReadFrom from) {
+  std::string out;
+  bool skipping = from == ReadFrom::kAfterFirstLine;
+  readChunks(
+      path,
+      [&out](int fd) {
+        // Sized up front: growing a string by doubling would hold up to twice a large message
+        // while it reallocates. The loop still reads to EOF, whatever the size says.
+        struct stat st {};
+        if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+          out.reserve(static_cast<std::size_t>(st.st_size));
+        }
+      },
+      [&out, &skipping](std::string_view got) {
+        if (skipping) {
+          const auto eol = got.find('\n');
+          if (eol == std::string_view::npos) {
+            return true;
+          }
+          got.remove_prefix(eol + 1);
+          skipping = false;
+        }
+        out.append(got);
+        return true;
+      });
   if (skipping) {
     throw std::runtime_error(path.string() + " has no complete first line");
   }
   return out;
+}
+
+std::string readFirstLine(const std::filesystem::path& path, std::size_t max_bytes) {
+  std::string line;
+  bool complete = false;
+  readChunks(
+      path, [](int) {},
+      [&](std::string_view got) {
+        const auto eol = got.find('\n');
+        line.append(got.substr(0, eol));
+        complete = eol != std::string_view::npos;
+        return !complete && line.size() <= max_bytes;
+      });
+  if (!complete) {
+    throw std::runtime_error(path.string() + " has no complete first line within " +
+                             std::to_string(max_bytes) + " bytes");
+  }
+  return line;
 }
 
 }  // namespace relayguard

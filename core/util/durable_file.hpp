@@ -56,5 +56,8 @@ void commitFiles(const std::filesystem::path& tmp_dir, const std::filesystem::pa
 // none); throws IoError.
 enum class ReadFrom { kStart, kAfterFirstLine };
 std::string readFile(const std::filesystem::path& path, ReadFrom from = ReadFrom::kStart);
+// The first line of a file, without its newline, reading no further than it; runtime_error if
+// there is none within max_bytes. Throws IoError.
+std::string readFirstLine(const std::filesystem::path& path, std::size_t max_bytes);
 
 }  // namespace relayguard

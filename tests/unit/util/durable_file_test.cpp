@@ -108,5 +108,18 @@ TEST(DurableFile, ReadsWhatFollowsTheFirstLine) {
   EXPECT_EQ(readFile(dir.path() / "no-line"), record);
 }
 
+TEST(DurableFile, ReadsTheFirstLineOnlyWithinItsLimit) {
+  TempDir dir;
+  const std::string record(100000, 'r');  // spans two reads
+  dir.write("m", record + "\nthe message\r\n");
+  EXPECT_EQ(readFirstLine(dir.path() / "m", 200000), record);
+  EXPECT_THROW(readFirstLine(dir.path() / "m", 1000), std::runtime_error);
+  dir.write("no-line", "no newline");
+  EXPECT_THROW(readFirstLine(dir.path() / "no-line", 1000), std::runtime_error);
+  dir.write("empty-line", "\nrest");
+  EXPECT_EQ(readFirstLine(dir.path() / "empty-line", 1000), "");
+  EXPECT_THROW(readFirstLine(dir.path() / "absent", 1000), IoError);
+}
+
 }  // namespace
 }  // namespace relayguard
