@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -46,10 +47,24 @@ DbSnapshot snapshot(const std::filesystem::path& dir) {
   return out;
 }
 
+// Where the scratch folder goes without temp_dir: the service's runtime directory when systemd
+// gives one (RuntimeDirectory=, a tmpfs under /run), else $TMPDIR, else /tmp.
+std::filesystem::path defaultTempDir() {
+  if (const char* runtime = std::getenv("RUNTIME_DIRECTORY"); runtime != nullptr) {
+    // systemd separates several RuntimeDirectory= entries with colons; the first one serves.
+    const std::string_view all(runtime);
+    const std::filesystem::path first(all.substr(0, all.find(':')));
+    std::error_code ec;
+    if (first.is_absolute() && std::filesystem::is_directory(first, ec)) {
+      return first;
+    }
+  }
+  return std::filesystem::temp_directory_path();
+}
+
 std::filesystem::path makeTempDir(const std::filesystem::path& parent) {
-  std::string pattern = ((parent.empty() ? std::filesystem::temp_directory_path() : parent) /
-                         "relayguard-clamav-XXXXXX")
-                            .string();
+  std::string pattern =
+      ((parent.empty() ? defaultTempDir() : parent) / "relayguard-clamav-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) {
     throw std::runtime_error("cannot create a temporary directory " + pattern);
   }

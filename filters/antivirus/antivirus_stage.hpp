@@ -11,7 +11,8 @@
 //   max_scan_time   "2m"    per message
 //   reload_interval "60s"   how often the database directory is checked for changes
 //   temp_dir        absolute path of an existing directory for ClamAV's scratch files (default:
-//                   the system temp directory, $TMPDIR or /tmp); a tmpfs spares the disk
+//                   $RUNTIME_DIRECTORY, which systemd sets for RuntimeDirectory=, else $TMPDIR,
+//                   else /tmp); a tmpfs spares the disk
 // Exceeding any limit is reported as a virus (Heuristics.Limits.Exceeded.*), never as clean.
 //
 // Signature updates: the compiled engine is held through an atomic shared_ptr. At most once per
@@ -39,7 +40,7 @@ class AntivirusStage : public Stage {
     Action on_virus = Action::kQuarantine;
     ClamLimits limits;
     std::chrono::seconds reload_interval{60};
-    std::filesystem::path temp_dir;  // empty: the system temp directory
+    std::filesystem::path temp_dir;  // empty: $RUNTIME_DIRECTORY, $TMPDIR or /tmp
   };
 
   // Loads and compiles the database; throws std::runtime_error when that fails.

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <thread>
@@ -319,6 +320,45 @@ TEST_F(AntivirusStageTest, TempDirHoldsTheScratchFolderWhileTheStageLives) {
     EXPECT_EQ(virus(v), "Test.EICAR.NDB.UNOFFICIAL");
   }
   EXPECT_TRUE(entries().empty());
+}
+
+// Without temp_dir, the runtime directory systemd names (RuntimeDirectory=relayguard, a tmpfs)
+// holds the scratch folder; a RUNTIME_DIRECTORY that is not an absolute directory is ignored.
+TEST_F(AntivirusStageTest, RuntimeDirectoryIsTheDefaultTempDir) {
+  const auto runtime = dir_.path() / "run";
+  std::filesystem::create_directory(runtime);
+  const auto scratchIn = [](const std::filesystem::path& d) {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(d)) {
+      n += e.path().filename().string().starts_with("relayguard-clamav-") ? 1 : 0;
+    }
+    return n;
+  };
+  const std::string value = runtime.string() + ":" + (dir_.path() / "other").string();
+  ::setenv("RUNTIME_DIRECTORY", value.c_str(), 1);
+  {
+    const auto p = load();
+    EXPECT_EQ(scratchIn(runtime), 1);
+    EXPECT_EQ(virus(test::runPipeline(*p, base64Attachment("invoice.com", eicar()))),
+              "Test.EICAR.NDB.UNOFFICIAL");
+  }
+  EXPECT_EQ(scratchIn(runtime), 0);
+  const auto tmp = dir_.path() / "tmp";
+  std::filesystem::create_directory(tmp);
+  const char* saved = std::getenv("TMPDIR");
+  const std::string saved_tmpdir = saved != nullptr ? saved : "";
+  ::setenv("TMPDIR", tmp.c_str(), 1);
+  ::setenv("RUNTIME_DIRECTORY", "relative/run", 1);
+  {
+    const auto p = load();
+    EXPECT_EQ(scratchIn(tmp), 1);
+  }
+  ::unsetenv("RUNTIME_DIRECTORY");
+  if (saved != nullptr) {
+    ::setenv("TMPDIR", saved_tmpdir.c_str(), 1);
+  } else {
+    ::unsetenv("TMPDIR");
+  }
 }
 
 TEST_F(AntivirusStageTest, TempDirMustBeAnExistingAbsoluteDirectory) {
