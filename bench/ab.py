@@ -90,6 +90,7 @@ def main():
     finally:
         if sink:
             sink.close()
+        c.remove_scratch(work)
         shutil.rmtree(work, ignore_errors=True)
     for name, runs in results.items():
         print(f"{name}: median e2e {statistics.median(r['e2e_per_s'] or 0 for r in runs):.0f} "

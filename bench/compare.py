@@ -312,6 +312,29 @@ def make_dkim_key(relayguard, work):
     return key, has_dkim
 
 
+# ---------------------------------------------------------------- ClamAV's scratch files
+
+# Both ClamAV engines, clamd behind clamav-milter and relayguard's antivirus stage, write a
+# directory per scan and a file per attachment; both get the same folder on this tmpfs (clamd's
+# TemporaryDirectory, the stage's temp_dir). None (--scratch-on-disk): below the work directory.
+SCRATCH_PARENT = "/dev/shm"
+
+
+def scratch_dir(work):
+    """The scratch folder for work, made on first use: on SCRATCH_PARENT when it is a writable
+    directory, else below work."""
+    parent = SCRATCH_PARENT
+    if not parent or not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+        parent = work
+    path = os.path.join(parent, "rg-scratch-" + os.path.basename(work))
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
+def remove_scratch(work):
+    shutil.rmtree(scratch_dir(work), ignore_errors=True)
+
+
 # ---------------------------------------------------------------- Postfix with milters
 
 
@@ -325,7 +348,7 @@ class Milters:
         self.procs, self.sockets = [], []
         self.logs = open(os.path.join(self.dir, "milters.log"), "a")
         if "clamav" in names:
-            self._start_clamav(clamav_db)
+            self._start_clamav(work, clamav_db)
         if "opendkim" in names:
             self._start_opendkim(key)
 
@@ -336,13 +359,13 @@ class Milters:
         if proc.poll() is not None:
             raise RuntimeError(f"{what} exited with {proc.returncode}: see {self.logs.name}")
 
-    def _start_clamav(self, db):
+    def _start_clamav(self, work, db):
         d = self.dir
         clamd_sock = os.path.join(d, "clamd.sock")
         with open(os.path.join(d, "clamd.conf"), "w") as f:
             f.write(f"LocalSocket {clamd_sock}\nLocalSocketMode 666\nForeground yes\n"
                     f"DatabaseDirectory {db}\nLogFile {d}/clamd.log\nLogTime yes\n"
-                    f"PidFile {d}/clamd.pid\nTemporaryDirectory {d}\nUser root\n"
+                    f"PidFile {d}/clamd.pid\nTemporaryDirectory {scratch_dir(work)}\nUser root\n"
                     "SelfCheck 3600\nStreamMaxLength 40M\n")
         self._spawn(["clamd", "--foreground", "-c", os.path.join(d, "clamd.conf")], clamd_sock,
                     "clamd")
@@ -486,7 +509,8 @@ def write_rules(work, stages, key, clamav_db):
     for stage in stages:
         if stage == "antivirus":
             parts.append(f'[[stage]]\ntype = "antivirus"\ndatabase = "{clamav_db}"\n'
-                         'on_virus = "quarantine"\non_error = "tempfail"\n')
+                         'on_virus = "quarantine"\non_error = "tempfail"\n'
+                         f'temp_dir = "{scratch_dir(work)}"\n')
         elif stage == "dkim":
             # The canonicalization opendkim uses in Debian's packaged opendkim.conf.
             parts.append(f'[[stage]]\ntype = "dkim"\ncanonicalization = "relaxed/simple"\n'
@@ -874,6 +898,7 @@ def run_large(args, ctx):
 
 
 def main():
+    global SCRATCH_PARENT
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     ap.add_argument("--loadgen", help="the load tool (default: BUILD/bench/relayguard-loadgen)")
@@ -895,8 +920,13 @@ def main():
     ap.add_argument("--skip-large", action="store_true")
     ap.add_argument("--json", default="bench-results.json", help="raw numbers (default: %(default)s)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
+    ap.add_argument("--scratch-on-disk", action="store_true",
+                    help="ClamAV's scratch files (clamd and relayguard alike) below the work "
+                    f"directory instead of on {SCRATCH_PARENT}")
     args = ap.parse_args()
     quick = args.quick
+    if args.scratch_on_disk:
+        SCRATCH_PARENT = None
     args.reps = args.reps or (1 if quick else 3)
     args.messages = args.messages or (300 if quick else 5000)
     args.warmup = args.warmup or (40 if quick else 200)
@@ -970,6 +1000,7 @@ def main():
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
         log(f"raw numbers in {os.path.abspath(args.json)}")
+        remove_scratch(work)
         if args.keep:
             log(f"kept {work}")
         else:
