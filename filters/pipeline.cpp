@@ -1,6 +1,7 @@
 // pipeline: building and running the filter stages (see pipeline.hpp).
 #include "filters/pipeline.hpp"
 
+#include <optional>
 #include <set>
 
 #include "core/util/log_event.hpp"
@@ -80,43 +81,121 @@ asio::awaitable<Verdict> Pipeline::runOutbound(const MessageView& message,
   return runStages(message, ctx, true);
 }
 
+namespace {
+
+enum class Turn { kRun, kSkip, kStop };
+
+// Whether a stage runs, given the verdict so far: outbound stages come last and run only for
+// mail that will be delivered (accept or tag); runOutbound() runs nothing else.
+Turn turnOf(const Stage& stage, const Verdict& verdict, bool outbound_only) {
+  const bool outbound = stage.phase() == Phase::kOutbound;
+  if (outbound_only && !outbound) {
+    return Turn::kSkip;
+  }
+  if (outbound && verdict.action > Action::kTag) {
+    return Turn::kStop;
+  }
+  return Turn::kRun;
+}
+
+}  // namespace
+
+// What a finished stage adds to the verdict: its result, or (error non-empty) its on_error.
+// False when no later stage may run: after a reject, nothing can make the verdict stronger and
+// later stages would only cost time.
+bool Pipeline::settle(const Entry& entry, std::optional<StageResult> result,
+                      const std::string& error, std::chrono::steady_clock::time_point started,
+                      StageContext& ctx, Verdict& verdict) {
+  StageOutcome outcome;
+  outcome.stage = std::string(entry.stage->name());
+  if (result) {
+    outcome.action = result->action;
+    outcome.findings = std::move(result->findings);
+    for (auto& h : result->add_headers) {
+      verdict.add_headers.push_back(std::move(h));
+    }
+  } else {
+    outcome.action = entry.on_error;
+    outcome.error = error;
+    outcome.findings.push_back(Finding{outcome.stage, "", "stage error: " + error, entry.on_error});
+    log::error(
+        "stage_failed",
+        {{"stage", outcome.stage}, {"error", error}, {"on_error", toString(entry.on_error)}});
+  }
+  if (ctx.observer != nullptr) {
+    ctx.observer->stageDone(outcome.stage, std::chrono::steady_clock::now() - started);
+  }
+  verdict.action = strongest(verdict.action, outcome.action);
+  verdict.stages.push_back(std::move(outcome));
+  return verdict.action != Action::kReject;
+}
+
+// Runs the blocking stages [first, end) in order on the calling (pool) thread. False: stop.
+bool Pipeline::runBlockingStages(std::size_t first, std::size_t end, const MessageView& message,
+                                 StageContext& ctx, bool outbound_only, Verdict& verdict) const {
+  for (std::size_t i = first; i < end; ++i) {
+    const Entry& entry = stages_[i];
+    const Turn turn = turnOf(*entry.stage, verdict, outbound_only);
+    if (turn == Turn::kStop) {
+      return false;
+    }
+    if (turn == Turn::kSkip) {
+      continue;
+    }
+    const auto started = std::chrono::steady_clock::now();
+    std::optional<StageResult> result;
+    std::string error;
+    try {
+      result = entry.stage->blocking()->evaluate(message, ctx);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    if (!settle(entry, std::move(result), error, started, ctx, verdict)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 asio::awaitable<Verdict> Pipeline::runStages(const MessageView& message, StageContext& ctx,
                                              bool outbound_only) const {
   Verdict verdict;
-  for (const auto& entry : stages_) {
-    const bool outbound = entry.stage->phase() == Phase::kOutbound;
-    if (outbound_only && !outbound) {
+  std::size_t next = 0;
+  while (next < stages_.size()) {
+    const Entry& entry = stages_[next];
+    const Turn turn = turnOf(*entry.stage, verdict, outbound_only);
+    if (turn == Turn::kStop) {
+      break;
+    }
+    if (turn == Turn::kSkip) {
+      ++next;
       continue;
     }
-    if (outbound && verdict.action > Action::kTag) {
-      break;  // outbound stages come last; mail that will not be delivered is not signed
-    }
-    StageOutcome outcome;
-    outcome.stage = std::string(entry.stage->name());
-    const auto started = std::chrono::steady_clock::now();
-    try {
-      StageResult result = co_await entry.stage->run(message, ctx);
-      outcome.action = result.action;
-      outcome.findings = std::move(result.findings);
-      for (auto& h : result.add_headers) {
-        verdict.add_headers.push_back(std::move(h));
+    bool go_on = true;
+    if (entry.stage->blocking() != nullptr) {
+      // The run of blocking stages from here goes to the pool in one trip.
+      std::size_t end = next + 1;
+      while (end < stages_.size() && stages_[end].stage->blocking() != nullptr) {
+        ++end;
       }
-    } catch (const std::exception& e) {
-      outcome.action = entry.on_error;
-      outcome.error = e.what();
-      outcome.findings.push_back(
-          Finding{outcome.stage, "", std::string("stage error: ") + e.what(), entry.on_error});
-      log::error(
-          "stage_failed",
-          {{"stage", outcome.stage}, {"error", e.what()}, {"on_error", toString(entry.on_error)}});
+      go_on = co_await runBlocking(ctx.blocking, [&, next, end] {
+        return runBlockingStages(next, end, message, ctx, outbound_only, verdict);
+      });
+      next = end;
+    } else {
+      const auto started = std::chrono::steady_clock::now();
+      std::optional<StageResult> result;
+      std::string error;
+      try {
+        result = co_await entry.stage->run(message, ctx);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      go_on = settle(entry, std::move(result), error, started, ctx, verdict);
+      ++next;
     }
-    if (ctx.observer != nullptr) {
-      ctx.observer->stageDone(outcome.stage, std::chrono::steady_clock::now() - started);
-    }
-    verdict.action = strongest(verdict.action, outcome.action);
-    verdict.stages.push_back(std::move(outcome));
-    if (verdict.action == Action::kReject) {
-      break;  // nothing can make the verdict stronger; later stages would only cost time
+    if (!go_on) {
+      break;
     }
   }
   co_return verdict;

@@ -11,11 +11,15 @@
 // fail closed), recorded with the error text. Outbound stages (Phase::kOutbound, e.g. dkim) must
 // come after every verdict stage in pipeline.toml; run() skips them when the verdict so far is
 // stronger than tag (a rejected or quarantined message is not signed), and runOutbound() runs
-// only them, for a message released from quarantine.
+// only them, for a message released from quarantine. Consecutive blocking stages (BlockingStage:
+// antivirus, rules, dkim) run together in one trip to the blocking pool.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +62,11 @@ class Pipeline {
   };
   asio::awaitable<Verdict> runStages(const MessageView& message, StageContext& ctx,
                                      bool outbound_only) const;
+  bool runBlockingStages(std::size_t first, std::size_t end, const MessageView& message,
+                         StageContext& ctx, bool outbound_only, Verdict& verdict) const;
+  static bool settle(const Entry& entry, std::optional<StageResult> result,
+                     const std::string& error, std::chrono::steady_clock::time_point started,
+                     StageContext& ctx, Verdict& verdict);
   std::vector<Entry> stages_;
   std::shared_ptr<const rules::RuleSet> rules_;
   std::vector<std::string> warnings_;

@@ -3,8 +3,6 @@
 
 #include <stdexcept>
 
-#include "core/util/blocking.hpp"
-
 namespace relayguard::filters {
 namespace {
 
@@ -107,8 +105,8 @@ StageResult RuleStage::evaluate(const MessageView& message) const {
   return result;
 }
 
-asio::awaitable<StageResult> RuleStage::run(const MessageView& message, StageContext& ctx) const {
-  co_return co_await runBlocking(ctx.blocking, [this, &message] { return evaluate(message); });
+StageResult RuleStage::evaluate(const MessageView& message, StageContext& /*ctx*/) const {
+  return evaluate(message);
 }
 
 }  // namespace relayguard::filters

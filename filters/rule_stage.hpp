@@ -27,13 +27,13 @@ bool regexMatches(const rules::Regex& pattern, std::string_view subject, std::st
 // Shortens a matched value for the audit record.
 std::string clip(std::string_view s, std::size_t max = 200);
 
-class RuleStage : public Stage {
+class RuleStage : public BlockingStage {
  public:
   RuleStage(std::string name, std::shared_ptr<const rules::RuleSet> rules);
 
   std::string_view name() const override { return name_; }
-  asio::awaitable<StageResult> run(const MessageView& message, StageContext& ctx) const override;
-  // The synchronous evaluation (what run() does on the pool), for tests and `rules test`.
+  StageResult evaluate(const MessageView& message, StageContext& ctx) const override;
+  // The same, without a context (rules stages use none), for tests and `rules test`.
   StageResult evaluate(const MessageView& message) const;
 
  protected:

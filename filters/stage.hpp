@@ -6,6 +6,8 @@
 //            matching rule, SPF fail) are values, never exceptions. An exception escaping run()
 //            means the stage could not do its job: the pipeline applies the stage's on_error.
 //            A stage never blocks an I/O thread: CPU- or I/O-heavy work goes to ctx.blocking.
+//            A stage that only computes or reads local files derives from BlockingStage (below)
+//            and implements evaluate(); one that waits on the network implements run().
 // Stages are immutable after construction and shared by every message using the same
 // generation of rules (a SIGHUP reload builds new ones).
 #pragma once
@@ -19,6 +21,7 @@
 #include <asio/thread_pool.hpp>
 
 #include "core/message/message_view.hpp"
+#include "core/util/blocking.hpp"
 #include "dns/resolver.hpp"
 
 namespace relayguard::filters {
@@ -74,12 +77,33 @@ struct StageContext {
 // the verdict so far is accept or tag, and again on a quarantine release (Pipeline::runOutbound).
 enum class Phase { kVerdict, kOutbound };
 
+class BlockingStage;
+
 class Stage {
  public:
   virtual ~Stage() = default;
   virtual std::string_view name() const = 0;
   virtual Phase phase() const { return Phase::kVerdict; }
   virtual asio::awaitable<StageResult> run(const MessageView& message, StageContext& ctx) const = 0;
+  // The stage as a BlockingStage, or nullptr when it is not one.
+  virtual const BlockingStage* blocking() const { return nullptr; }
+};
+
+// A stage whose whole work is computation or local file access, with no waiting on the network
+// (antivirus, the rule stages, DKIM signing): it implements evaluate(), which runs on a thread of
+// ctx.blocking. The pipeline runs consecutive blocking stages in one trip to the pool, so that a
+// message pays one thread handoff for all of them rather than one each.
+class BlockingStage : public Stage {
+ public:
+  // Called on a blocking-pool thread. Same contract as run(): findings are values, an exception
+  // means the stage could not do its job.
+  virtual StageResult evaluate(const MessageView& message, StageContext& ctx) const = 0;
+  // evaluate() alone, in a trip of its own.
+  asio::awaitable<StageResult> run(const MessageView& message, StageContext& ctx) const final {
+    co_return co_await runBlocking(ctx.blocking,
+                                   [this, &message, &ctx] { return evaluate(message, ctx); });
+  }
+  const BlockingStage* blocking() const final { return this; }
 };
 
 }  // namespace relayguard::filters

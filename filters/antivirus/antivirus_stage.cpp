@@ -12,7 +12,6 @@
 #include <asio/post.hpp>
 #include <stdlib.h>
 
-#include "core/util/blocking.hpp"
 #include "core/util/log_event.hpp"
 
 namespace relayguard::filters {
@@ -212,24 +211,17 @@ std::unique_ptr<Stage> AntivirusStage::create(StageConfig& config) {
   }
 }
 
-asio::awaitable<StageResult> AntivirusStage::run(const MessageView& message,
-                                                 StageContext& ctx) const {
-  const std::shared_ptr<State> state = state_;
-  asio::thread_pool& pool = ctx.blocking;
-  const std::string_view raw = message.raw();
-  auto scan = [&state, &pool, raw] {
-    state->maybeReload(pool);
-    // A copy of the pointer: a swap during the scan leaves this engine alive until it ends.
-    const std::shared_ptr<const ClamEngine> engine = state->engine_.load();
-    return engine->scan(raw);
-  };
-  const ClamEngine::ScanResult result = co_await runBlocking(ctx.blocking, scan);
+StageResult AntivirusStage::evaluate(const MessageView& message, StageContext& ctx) const {
+  state_->maybeReload(ctx.blocking);
+  // A copy of the pointer: a swap during the scan leaves this engine alive until it ends.
+  const std::shared_ptr<const ClamEngine> engine = state_->engine_.load();
+  const ClamEngine::ScanResult result = engine->scan(message.raw());
   StageResult out;
   if (result.infected) {
-    out.action = state->options_.on_virus;
-    out.findings.push_back(Finding{"antivirus", "", result.virus, state->options_.on_virus});
+    out.action = state_->options_.on_virus;
+    out.findings.push_back(Finding{"antivirus", "", result.virus, state_->options_.on_virus});
   }
-  co_return out;
+  return out;
 }
 
 }  // namespace relayguard::filters

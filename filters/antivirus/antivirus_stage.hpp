@@ -33,7 +33,7 @@
 
 namespace relayguard::filters {
 
-class AntivirusStage : public Stage {
+class AntivirusStage : public BlockingStage {
  public:
   struct Options {
     std::filesystem::path database;
@@ -50,7 +50,7 @@ class AntivirusStage : public Stage {
   static std::unique_ptr<Stage> create(StageConfig& config);
 
   std::string_view name() const override { return "antivirus"; }
-  asio::awaitable<StageResult> run(const MessageView& message, StageContext& ctx) const override;
+  StageResult evaluate(const MessageView& message, StageContext& ctx) const override;
 
   // Signatures in the engine currently in force, and when they were built.
   unsigned signatures() const;

@@ -4,7 +4,6 @@
 #include <set>
 #include <tuple>
 
-#include "core/util/blocking.hpp"
 #include "core/util/strings.hpp"
 #include "signing/author_domain.hpp"
 
@@ -141,9 +140,8 @@ StageResult DkimStage::sign(std::string_view message) const {
   return result;
 }
 
-asio::awaitable<StageResult> DkimStage::run(const MessageView& message, StageContext& ctx) const {
-  const std::string_view raw = message.raw();
-  co_return co_await runBlocking(ctx.blocking, [this, raw] { return sign(raw); });
+StageResult DkimStage::evaluate(const MessageView& message, StageContext& /*ctx*/) const {
+  return sign(message.raw());
 }
 
 }  // namespace relayguard::filters

@@ -33,7 +33,7 @@
 
 namespace relayguard::filters {
 
-class DkimStage : public Stage {
+class DkimStage : public BlockingStage {
  public:
   struct Options {
     signing::SignerOptions signer;
@@ -47,9 +47,9 @@ class DkimStage : public Stage {
 
   std::string_view name() const override { return "dkim"; }
   Phase phase() const override { return Phase::kOutbound; }
-  asio::awaitable<StageResult> run(const MessageView& message, StageContext& ctx) const override;
+  StageResult evaluate(const MessageView& message, StageContext& ctx) const override;
 
-  // The whole job, synchronously (run() calls it on the blocking pool).
+  // The whole job (what evaluate() does with the message's bytes).
   StageResult sign(std::string_view message) const;
   // Every configured key, in pipeline.toml order.
   const std::vector<std::shared_ptr<const signing::DkimKey>>& keys() const { return options_.keys; }

@@ -3,8 +3,10 @@
 // cancelling its stage's matches, sender/recipient scoping, tag headers.
 #include "filters/pipeline.hpp"
 
+#include <atomic>
 #include <fstream>
 
+#include <asio/post.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -258,6 +260,132 @@ TEST_F(OutboundPhaseTest, FilterStageAfterOutboundStageIsAnError) {
     EXPECT_THAT(e.what(), HasSubstr(at("pipeline.toml", 3, 1) +
                                     "stage 'content' must come before stage 'stamp'"));
   }
+}
+
+// Consecutive blocking stages share one trip to the blocking pool. Seen with a pool of one
+// thread: "mark" posts a job to the pool while it runs; "probe" reports whether that job has run.
+// In the same trip as "mark" it cannot have (the only thread is busy with the trip); in a later
+// trip it has (the pool runs jobs in order).
+struct TripProbe {
+  std::atomic<bool> marked{false};
+  std::atomic<int> probe_saw_mark{-1};
+};
+
+class MarkStage : public BlockingStage {
+ public:
+  explicit MarkStage(TripProbe& p) : probe_(p) {}
+  std::string_view name() const override { return "mark"; }
+  StageResult evaluate(const MessageView&, StageContext& ctx) const override {
+    asio::post(ctx.blocking, [this] { probe_.marked = true; });
+    return {};
+  }
+
+ private:
+  TripProbe& probe_;
+};
+
+class ProbeStage : public BlockingStage {
+ public:
+  explicit ProbeStage(TripProbe& p) : probe_(p) {}
+  std::string_view name() const override { return "probe"; }
+  StageResult evaluate(const MessageView&, StageContext&) const override {
+    probe_.probe_saw_mark = probe_.marked ? 1 : 0;
+    return {};
+  }
+
+ private:
+  TripProbe& probe_;
+};
+
+class BoomStage : public BlockingStage {
+ public:
+  std::string_view name() const override { return "boom"; }
+  StageResult evaluate(const MessageView&, StageContext&) const override {
+    throw std::runtime_error("scanner gone");
+  }
+};
+
+// A stage that is not a BlockingStage and does nothing.
+class PassStage : public Stage {
+ public:
+  std::string_view name() const override { return "pass"; }
+  asio::awaitable<StageResult> run(const MessageView&, StageContext&) const override {
+    co_return StageResult{};
+  }
+};
+
+class BlockingBatchTest : public PipelineTest {
+ protected:
+  BlockingBatchTest() {
+    registerBuiltinStages(registry_);
+    registry_.add("mark", [this](StageConfig&) { return std::make_unique<MarkStage>(probe_); });
+    registry_.add("probe", [this](StageConfig&) { return std::make_unique<ProbeStage>(probe_); });
+    registry_.add("pass", [](StageConfig&) { return std::make_unique<PassStage>(); });
+    registry_.add("boom", [](StageConfig&) { return std::make_unique<BoomStage>(); });
+  }
+  // Runs kMessage through a pipeline of these stages (a type, then optionally more keys after
+  // a line break) and returns the verdict; stagesRun() names the stages
+  // that ran.
+  Verdict runOnOneThreadPool(const std::vector<std::string>& stages) {
+    std::string toml;
+    for (const auto& stage : stages) {
+      const auto lf = stage.find('\n');
+      toml += "[[stage]]\ntype = \"" + stage.substr(0, lf) + "\"\n" +
+              (lf == std::string::npos ? "" : stage.substr(lf + 1) + "\n");
+    }
+    write("pipeline.toml", toml);
+    const auto p = Pipeline::load(dir_.path(), registry_);
+    asio::io_context io;
+    asio::thread_pool blocking(1);
+    const Envelope env = test::testEnvelope();
+    const MessageView view(env, kMessage);
+    StageContext ctx{blocking};
+    auto future = asio::co_spawn(io, p->run(view, ctx), asio::use_future);
+    io.run();
+    blocking.join();
+    return future.get();
+  }
+  std::vector<std::string> stagesRun(const Verdict& v) {
+    std::vector<std::string> out;
+    for (const auto& s : v.stages) {
+      out.push_back(s.stage);
+    }
+    return out;
+  }
+  TripProbe probe_;
+  StageRegistry registry_;
+};
+
+TEST_F(BlockingBatchTest, ConsecutiveBlockingStagesShareOneTrip) {
+  const auto v = runOnOneThreadPool({"mark", "content", "probe"});
+  EXPECT_THAT(stagesRun(v), ElementsAre("mark", "content", "probe"));
+  EXPECT_EQ(probe_.probe_saw_mark, 0);
+  EXPECT_TRUE(probe_.marked);
+}
+
+TEST_F(BlockingBatchTest, AnotherStageInBetweenEndsTheTrip) {
+  const auto v = runOnOneThreadPool({"mark", "pass", "probe"});
+  EXPECT_THAT(stagesRun(v), ElementsAre("mark", "pass", "probe"));
+  EXPECT_EQ(probe_.probe_saw_mark, 1);
+}
+
+// Inside one trip the run policy is the same: a failing stage gets its on_error and the next
+// stage still runs; a reject ends the run there.
+TEST_F(BlockingBatchTest, PolicyHoldsInsideATrip) {
+  const auto failed = runOnOneThreadPool({"mark", "boom\non_error = \"quarantine\"", "probe"});
+  EXPECT_THAT(stagesRun(failed), ElementsAre("mark", "boom", "probe"));
+  EXPECT_EQ(failed.action, Action::kQuarantine);
+  EXPECT_EQ(failed.stages[1].error, "scanner gone");
+  EXPECT_EQ(probe_.probe_saw_mark, 0);
+
+  write("10-content.toml",
+        "[[rule]]\nid = \"no\"\nstage = \"content\"\naction = \"reject\"\n"
+        "header = \"Subject\"\npattern = \"Hello\"\n");
+  probe_.probe_saw_mark = -1;
+  const auto rejected = runOnOneThreadPool({"mark", "content", "probe"});
+  EXPECT_THAT(stagesRun(rejected), ElementsAre("mark", "content"));
+  EXPECT_EQ(rejected.action, Action::kReject);
+  EXPECT_EQ(probe_.probe_saw_mark, -1);
 }
 
 TEST(StageRegistry, RefusesDoubleRegistration) {
