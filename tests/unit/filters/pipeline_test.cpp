@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <thread>
 
 #include <asio/post.hpp>
 #include <gmock/gmock.h>
@@ -263,9 +264,9 @@ TEST_F(OutboundPhaseTest, FilterStageAfterOutboundStageIsAnError) {
 }
 
 // Consecutive blocking stages share one trip to the blocking pool. Seen with a pool of one
-// thread: "mark" posts a job to the pool while it runs; "probe" reports whether that job has run.
-// In the same trip as "mark" it cannot have (the only thread is busy with the trip); in a later
-// trip it has (the pool runs jobs in order).
+// thread: "mark" queues a job on the pool while it runs; "probe" reports whether that job has
+// run. In the same trip as "mark" it cannot have (the only thread is busy with the trip); in a
+// later trip it has (the pool runs queued jobs in order, and the later trip is queued after it).
 struct TripProbe {
   std::atomic<bool> marked{false};
   std::atomic<int> probe_saw_mark{-1};
@@ -276,7 +277,12 @@ class MarkStage : public BlockingStage {
   explicit MarkStage(TripProbe& p) : probe_(p) {}
   std::string_view name() const override { return "mark"; }
   StageResult evaluate(const MessageView&, StageContext& ctx) const override {
-    asio::post(ctx.blocking, [this] { probe_.marked = true; });
+    // Posted from another thread, so that it goes straight into the pool's shared queue (a post
+    // from a pool thread waits in that thread's own queue until its handler returns, and a later
+    // trip posted meanwhile from the I/O thread could overtake it).
+    std::thread([this, &ctx] {
+      asio::post(ctx.blocking, [this] { probe_.marked = true; });
+    }).join();
     return {};
   }
 
