@@ -1,13 +1,14 @@
 // antivirus_scan_bench: what one libclamav scan of a message costs, two ways, for the messages
 // bench/compare.py sends (a text part with two URLs and a base64 PDF attachment of random bytes,
 // 4 KiB and 100 KiB):
-//   whole message  one scan of the raw message with every parser on (what the antivirus stage
-//                  does): libclamav's own mail parser splits and decodes the MIME parts, writing
-//                  a scratch directory and a file per part
+//   whole message  one scan of the raw message with every parser on (the antivirus stage with
+//                  scan = "message", or when wholeMessageReason() asks for it): libclamav's own
+//                  mail parser splits and decodes the MIME parts, writing a scratch directory
+//                  and a file per part
 //   parts          the raw message with CL_SCAN_PARSE_MAIL off, then each leaf part as decoded
-//                  by relayguard's MIME view, every parser on: the candidate that would skip
-//                  libclamav's mail parser (and with it its phishing URL checks and its
-//                  uuencode/BinHex/TNEF decoding, which is why the stage does not do it)
+//                  by relayguard's MIME view, every parser on (the stage's default, scan =
+//                  "parts"); the MIME view's own parse is not counted, since the rule stages
+//                  need it anyway
 // libclamav's clean cache is disabled, or every scan after the first of the same bytes would be
 // a cache hit. Scratch files go to /dev/shm when it exists (as in the benchmark), else $TMPDIR.
 // Usage: antivirus_scan_bench [iterations] (default 300). Prints microseconds per message.

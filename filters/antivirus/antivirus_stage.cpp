@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "core/util/log_event.hpp"
+#include "core/util/strings.hpp"
 
 namespace relayguard::filters {
 namespace {
@@ -70,7 +71,79 @@ std::filesystem::path makeTempDir(const std::filesystem::path& parent) {
   return pattern;
 }
 
+// Problems of the MIME view that change nothing libclamav would see: names, and our own archive
+// listing (libclamav opens archives itself either way).
+bool harmlessForScanning(std::string_view problem) {
+  return problem == mime_problem::kConflictingFilenames || problem.starts_with("archive-");
+}
+
+bool isTextPart(const MimePart& part) {
+  return part.content_type.starts_with("text/") || part.detected_type.starts_with("text/");
+}
+
+// A uuencode "begin <octal mode> " line anywhere in `text` (libclamav's mail parser decodes
+// those in any text body; the MIME view only for Content-Transfer-Encoding: x-uuencode).
+bool hasUuencodeBegin(std::string_view text) {
+  constexpr std::string_view kBegin = "begin ";
+  for (std::size_t at = text.find(kBegin); at != std::string_view::npos;
+       at = text.find(kBegin, at + 1)) {
+    const bool line_start = at == 0 || text[at - 1] == '\n';
+    const std::size_t mode = at + kBegin.size();
+    if (line_start && mode < text.size() && text[mode] >= '0' && text[mode] <= '7') {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool isTnef(const MimePart& part) {
+  constexpr std::string_view kMagic = "\x78\x9f\x3e\x22";  // 0x223e9f78, little-endian
+  if (part.content_type == "application/ms-tnef" ||
+      part.content_type == "application/vnd.ms-tnef" || part.body.starts_with(kMagic)) {
+    return true;
+  }
+  return std::any_of(part.filenames.begin(), part.filenames.end(),
+                     [](const std::string& name) { return iequals(name, "winmail.dat"); });
+}
+
+bool isUtf8Charset(std::string_view charset) {
+  return charset.empty() || charset == "utf-8" || charset == "utf8" || charset == "us-ascii" ||
+         charset == "ascii";
+}
+
 }  // namespace
+
+std::string_view wholeMessageReason(const MimeView& view, std::uint64_t raw_size,
+                                    bool phishing_signatures, std::uint64_t max_scan_size) {
+  for (const std::string& problem : view.problems()) {
+    if (!harmlessForScanning(problem)) {
+      return problem;
+    }
+  }
+  std::uint64_t bytes = raw_size;
+  for (const MimePart& part : view.parts()) {
+    bytes += part.body.size();
+    if (isTnef(part)) {
+      return "tnef";
+    }
+    if (part.is_html && phishing_signatures) {
+      return "html-with-phishing-signatures";
+    }
+    if (!isTextPart(part)) {
+      continue;
+    }
+    if (part.content_type.starts_with("text/") && !isUtf8Charset(part.charset)) {
+      return "converted-charset";
+    }
+    if (hasUuencodeBegin(part.body)) {
+      return "uuencode-in-text";
+    }
+    if (part.body.find("(This file must be converted with BinHex") != std::string::npos) {
+      return "binhex-in-text";
+    }
+  }
+  return bytes > max_scan_size ? "scan-size" : "";
+}
 
 // Everything a scan or a background reload needs; shared so that a reload still running when
 // the stage is destroyed (after a SIGHUP) finishes safely.
@@ -159,6 +232,8 @@ std::unique_ptr<Stage> AntivirusStage::create(StageConfig& config) {
   options.database = db.is_absolute() ? db : config.rules_dir / db;
   const auto on_virus = t.choice("on_virus", {"reject", "quarantine"});
   options.on_virus = on_virus && *on_virus == "reject" ? Action::kReject : Action::kQuarantine;
+  const auto scan = t.choice("scan", {"parts", "message"});
+  options.scan = scan && *scan == "message" ? Options::Scan::kMessage : Options::Scan::kParts;
 
   constexpr std::uint64_t kMaxSize = 1ULL << 30;
   const auto sizeKey = [&t](std::string_view key, std::uint64_t fallback) {
@@ -211,11 +286,36 @@ std::unique_ptr<Stage> AntivirusStage::create(StageConfig& config) {
   }
 }
 
+ClamEngine::ScanResult AntivirusStage::scan(const ClamEngine& engine,
+                                            const MessageView& message) const {
+  const Options& options = state_->options_;
+  if (options.scan == Options::Scan::kMessage) {
+    return engine.scan(message.raw());
+  }
+  const MimeView& view = message.mime();
+  if (!wholeMessageReason(view, message.raw().size(), engine.phishingSignatures(),
+                          options.limits.max_scan_size)
+           .empty()) {
+    return engine.scan(message.raw());
+  }
+  ClamEngine::ScanResult result =
+      engine.scan(message.raw(), ClamEngine::MailParser::kOff, "message");
+  for (const MimePart& part : view.parts()) {
+    if (result.infected) {
+      break;
+    }
+    if (!part.body.empty()) {
+      result = engine.scan(part.body, ClamEngine::MailParser::kOn, "part");
+    }
+  }
+  return result;
+}
+
 StageResult AntivirusStage::evaluate(const MessageView& message, StageContext& ctx) const {
   state_->maybeReload(ctx.blocking);
   // A copy of the pointer: a swap during the scan leaves this engine alive until it ends.
   const std::shared_ptr<const ClamEngine> engine = state_->engine_.load();
-  const ClamEngine::ScanResult result = engine->scan(message.raw());
+  const ClamEngine::ScanResult result = scan(*engine, message);
   StageResult out;
   if (result.infected) {
     out.action = state_->options_.on_virus;

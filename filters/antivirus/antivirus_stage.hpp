@@ -1,9 +1,21 @@
-// antivirus_stage: the `antivirus` stage: scans the whole raw message in-process with libclamav
-// (MIME parts, transfer encodings, archives and attached messages are unpacked by ClamAV).
+// antivirus_stage: the `antivirus` stage: scans messages in-process with libclamav.
+//
+// Two ways to scan (key `scan`):
+//   parts    (default) the raw message with libclamav's mail parser off, then every decoded leaf
+//            part of the MIME view the other stages share (archives, documents, executables and
+//            attached mail inside a part are still unpacked by libclamav). This is the model of
+//            amavisd-new and MailScanner: the message is decoded once, by us, and the scanner
+//            sees the files. Whenever the view may show less than libclamav's mail parser would
+//            (wholeMessageReason() below: a MIME problem, uuencode or BinHex inside text, TNEF,
+//            text converted from another charset, HTML while phishing signatures are loaded,
+//            more bytes than max_scan_size), the message is scanned whole instead.
+//   message  always the whole message through libclamav's mail parser, which decodes the MIME
+//            structure a second time and keeps every line of it in memory meanwhile.
 //
 // pipeline.toml keys (the pipeline itself reads `on_error`; default tempfail, fail closed):
 //   database        required; signature directory, relative to the rules directory
 //   on_virus        reject | quarantine (default quarantine)
+//   scan            parts | message (default parts)
 //   max_scan_size   "100M"  bytes scanned per message; must not exceed max_file_size
 //   max_file_size   "100M"  largest single file scanned
 //   max_recursion   16      container nesting depth
@@ -25,19 +37,32 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <string_view>
 
+#include "core/message/mime_view.hpp"
 #include "filters/antivirus/clamav_engine.hpp"
 #include "filters/registry.hpp"
 
 namespace relayguard::filters {
+
+// Why `view` must be scanned whole, through libclamav's mail parser, instead of as its raw
+// bytes plus its decoded parts; "" when the parts show everything that parser would decode. The
+// reason is a MIME problem code of the view, or "uuencode-in-text", "binhex-in-text", "tnef",
+// "converted-charset", "html-with-phishing-signatures", "scan-size" (raw bytes and parts
+// together above max_scan_size, a limit that holds per message).
+std::string_view wholeMessageReason(const MimeView& view, std::uint64_t raw_size,
+                                    bool phishing_signatures, std::uint64_t max_scan_size);
 
 class AntivirusStage : public BlockingStage {
  public:
   struct Options {
     std::filesystem::path database;
     Action on_virus = Action::kQuarantine;
+    enum class Scan { kParts, kMessage };
+    Scan scan = Scan::kParts;
     ClamLimits limits;
     std::chrono::seconds reload_interval{60};
     std::filesystem::path temp_dir;  // empty: $RUNTIME_DIRECTORY, $TMPDIR or /tmp
@@ -58,6 +83,8 @@ class AntivirusStage : public BlockingStage {
 
  private:
   struct State;
+  // The raw message and its parts, or the whole message (Options::scan, wholeMessageReason).
+  ClamEngine::ScanResult scan(const ClamEngine& engine, const MessageView& message) const;
   std::shared_ptr<State> state_;
 };
 

@@ -63,6 +63,19 @@ std::chrono::system_clock::time_point newestFile(const std::filesystem::path& di
   return newest;
 }
 
+// Whether any file of `dir` may carry phishing signatures (see phishingSignatures()).
+bool mayHoldPhishingSignatures(const std::filesystem::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string ext = entry.path().extension().string();
+    if (ext == ".pdb" || ext == ".wdb" || ext == ".gdb" || ext == ".cvd" || ext == ".cld" ||
+        ext == ".cud") {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 void ClamEngine::EngineFree::operator()(cl_engine* engine) const {
@@ -102,6 +115,7 @@ ClamEngine::ClamEngine(const std::filesystem::path& database, const ClamLimits& 
   }
   check(cl_engine_compile(e), "cannot compile ClamAV database " + database.string());
   signatures_ = signatures;
+  phishing_ = mayHoldPhishingSignatures(database);
   int err = 0;
   const long long db_time = cl_engine_get_num(e, CL_ENGINE_DB_TIME, &err);
   database_time_ = err == CL_SUCCESS && db_time > 0
@@ -111,7 +125,8 @@ ClamEngine::ClamEngine(const std::filesystem::path& database, const ClamLimits& 
 
 ClamEngine::~ClamEngine() = default;
 
-ClamEngine::ScanResult ClamEngine::scan(std::string_view data) const {
+ClamEngine::ScanResult ClamEngine::scan(std::string_view data, MailParser mail,
+                                        const char* name) const {
   // cl_fmap_open_memory refuses an empty buffer; a zero-length buffer has nothing to scan.
   const char* bytes = data.empty() ? "\n" : data.data();
   const std::size_t length = data.empty() ? 1 : data.size();
@@ -121,13 +136,13 @@ ClamEngine::ScanResult ClamEngine::scan(std::string_view data) const {
   }
   cl_scan_options options{};
   options.general = CL_SCAN_GENERAL_HEURISTICS;
-  options.parse = ~0U;
+  options.parse = mail == MailParser::kOn ? ~0U : ~0U & ~CL_SCAN_PARSE_MAIL;
   options.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX | CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE |
                       CL_SCAN_HEURISTIC_ENCRYPTED_DOC;
   const char* virus = nullptr;
   unsigned long scanned = 0;
   const cl_error_t rc =
-      cl_scanmap_callback(map.get(), "message", &virus, &scanned, engine_.get(), &options, nullptr);
+      cl_scanmap_callback(map.get(), name, &virus, &scanned, engine_.get(), &options, nullptr);
   if (rc == CL_CLEAN) {
     return {};
   }

@@ -46,8 +46,18 @@ class ClamEngine {
   // plain signature files (no header) the newest file modification time in the directory.
   std::chrono::system_clock::time_point databaseTime() const { return database_time_; }
 
-  // Scans `data` from memory. Throws std::runtime_error on any ClamAV error.
-  ScanResult scan(std::string_view data) const;
+  // Whether the database may hold phishing signatures (.pdb, .wdb, .gdb, or a .cvd/.cld/.cud
+  // container, which can carry them): libclamav checks those only inside its mail parser.
+  bool phishingSignatures() const { return phishing_; }
+
+  // kOn: input that libclamav recognises as mail (a whole message, or an attached one) is
+  // unpacked by its mail parser. kOff: the bytes are scanned as they are, though every other
+  // parser (archives, documents, executables, HTML, ...) still runs on what it recognises.
+  enum class MailParser { kOn, kOff };
+  // Scans `data` from memory; `name` appears in libclamav's debug output. Throws
+  // std::runtime_error on any ClamAV error.
+  ScanResult scan(std::string_view data, MailParser mail = MailParser::kOn,
+                  const char* name = "message") const;
 
  private:
   struct EngineFree {
@@ -55,6 +65,7 @@ class ClamEngine {
   };
   std::unique_ptr<cl_engine, EngineFree> engine_;
   unsigned signatures_ = 0;
+  bool phishing_ = false;
   std::chrono::system_clock::time_point database_time_{};
 };
 

@@ -121,6 +121,52 @@ std::string base64Attachment(const std::string& filename, const std::string& dat
       base64(data));
 }
 
+// Classic uuencode (begin line, length-prefixed lines of 45 bytes, backquote for zero, end).
+std::string uuencode(const std::string& name, std::string_view data) {
+  const auto enc = [](unsigned v) { return static_cast<char>(v == 0 ? '`' : v + 32); };
+  std::string out = "begin 644 " + name + "\r\n";
+  for (std::size_t at = 0; at < data.size(); at += 45) {
+    const std::string_view line = data.substr(at, 45);
+    out += enc(static_cast<unsigned>(line.size()));
+    for (std::size_t i = 0; i < line.size(); i += 3) {
+      unsigned n = 0;
+      for (std::size_t k = 0; k < 3; ++k) {
+        n = n << 8 | (i + k < line.size() ? static_cast<unsigned char>(line[i + k]) : 0U);
+      }
+      for (int shift = 18; shift >= 0; shift -= 6) {
+        out += enc((n >> shift) & 63);
+      }
+    }
+    out += "\r\n";
+  }
+  return out + "`\r\nend\r\n";
+}
+
+// Messages with EICAR hidden in every way the stage must see through, in either scan mode.
+std::vector<std::pair<std::string, std::string>> infectedMessages() {
+  const std::string text_uu =
+      "Hello,\r\n\r\nthe tool is below.\r\n\r\n" + uuencode("t.com", eicar());
+  return {
+      {"plain", plainMessage(eicar())},
+      {"base64 attachment", base64Attachment("invoice.com", eicar())},
+      {"quoted-printable part",
+       multipart("Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable",
+                 quotedPrintable(eicar()))},
+      {"zip attachment",
+       base64Attachment("docs.zip", makeZip("readme.com", "padding\n" + eicar(), 64 * 1024))},
+      {"nested message",
+       multipart("Content-Type: message/rfc822", base64Attachment("inner.com", eicar()))},
+      {"base64-encoded nested message",
+       multipart("Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64",
+                 base64(base64Attachment("inner.com", eicar())))},
+      {"uuencode in the text", plainMessage(text_uu)},
+      {"uuencode in a text part", multipart("Content-Type: text/plain", text_uu)},
+      {"multipart without its closing boundary",
+       base64Attachment("invoice.com", eicar())
+           .substr(0, base64Attachment("invoice.com", eicar()).rfind("--b1--"))},
+  };
+}
+
 class AntivirusStageTest : public ::testing::Test {
  protected:
   void SetUp() override { dir_.write("db/test.ndb", "Test.EICAR.NDB:0:*:" + hex(eicar()) + "\n"); }
@@ -227,6 +273,89 @@ TEST_F(AntivirusStageTest, EicarInsideANestedMessageIsFound) {
   const auto v = test::runPipeline(*p, m);
   EXPECT_EQ(v.action, Action::kQuarantine);
   EXPECT_EQ(virus(v), "Test.EICAR.NDB.UNOFFICIAL");
+}
+
+TEST_F(AntivirusStageTest, EveryHiddenEicarIsFoundInBothScanModes) {
+  for (const char* mode : {"parts", "message"}) {
+    const auto p = load(std::string("database = \"db\"\nscan = \"") + mode + "\"\n");
+    for (const auto& [what, message] : infectedMessages()) {
+      ASSERT_EQ(message.find("EICAR"), what == "plain" ? message.find("EICAR") : std::string::npos)
+          << what;
+      const auto v = test::runPipeline(*p, message);
+      EXPECT_EQ(virus(v), "Test.EICAR.NDB.UNOFFICIAL") << what << ", scan = " << mode;
+    }
+  }
+}
+
+TEST_F(AntivirusStageTest, ScanModeIsPartsOrMessage) {
+  EXPECT_THAT(loadError("database = \"db\"\nscan = \"lines\"\n"), HasSubstr(at(4, 8) + "scan: "));
+  EXPECT_EQ(test::runPipeline(*load("database = \"db\"\nscan = \"message\"\n"),
+                              base64Attachment("report.txt", "quarterly numbers\n"))
+                .action,
+            Action::kAccept);
+}
+
+TEST_F(AntivirusStageTest, PhishingSignaturesAreNoticedByFileType) {
+  ClamEngine plain(dir_.path() / "db", {}, dir_.path());
+  EXPECT_FALSE(plain.phishingSignatures());
+  dir_.write("db/local.pdb", "H:bank.example\n");
+  ClamEngine phishing(dir_.path() / "db", {}, dir_.path());
+  EXPECT_TRUE(phishing.phishingSignatures());
+}
+
+// The cases where the decoded parts could show less than libclamav's mail parser.
+class WholeMessageReasonTest : public ::testing::Test {
+ protected:
+  static std::string reason(const std::string& raw, bool phishing = false,
+                            std::uint64_t max_scan_size = 100 << 20) {
+    return std::string(
+        wholeMessageReason(MimeView::parse(raw), raw.size(), phishing, max_scan_size));
+  }
+  static std::string textPart(const std::string& headers, const std::string& body) {
+    return multipart(headers, body + "\r\n");
+  }
+};
+
+TEST_F(WholeMessageReasonTest, PlainPartsNeedNoMailParser) {
+  EXPECT_EQ(reason(base64Attachment("report.pdf", "%PDF-1.4\nnumbers\n")), "");
+  EXPECT_EQ(reason(plainMessage("begin here: 644 reasons\r\nnot begin 644 x\r\n")), "");
+  EXPECT_EQ(reason(textPart("Content-Type: text/plain; charset=utf-8", "caf\xc3\xa9")), "");
+  // HTML is only a reason while phishing signatures are loaded.
+  EXPECT_EQ(reason(textPart("Content-Type: text/html", "<a href=\"https://x.test\">x</a>")), "");
+}
+
+TEST_F(WholeMessageReasonTest, EachReason) {
+  EXPECT_EQ(reason(plainMessage("see\r\nbegin 644 tool.com\r\n`\r\nend\r\n")), "uuencode-in-text");
+  EXPECT_EQ(reason(textPart("Content-Type: text/plain",
+                            "(This file must be converted with BinHex 4.0)\r\n:abc:")),
+            "binhex-in-text");
+  EXPECT_EQ(reason(textPart("Content-Type: application/ms-tnef", "x")), "tnef");
+  EXPECT_EQ(reason(textPart("Content-Type: application/octet-stream\r\n"
+                            "Content-Disposition: attachment; filename=WINMAIL.DAT",
+                            "x")),
+            "tnef");
+  EXPECT_EQ(reason(base64Attachment("data.bin", std::string("\x78\x9f\x3e\x22\x01", 5))), "tnef");
+  EXPECT_EQ(reason(textPart("Content-Type: text/plain; charset=iso-8859-1", "caf\xe9")),
+            "converted-charset");
+  EXPECT_EQ(reason(textPart("Content-Type: text/html", "<a href=\"https://x.test\">x</a>"), true),
+            "html-with-phishing-signatures");
+  const std::string big = base64Attachment("data.bin", std::string(4000, 'x'));
+  EXPECT_EQ(reason(big, false, 8000), "scan-size");
+  EXPECT_EQ(reason(big, false, 20000), "");
+}
+
+TEST_F(WholeMessageReasonTest, MimeProblemsThatCouldHideContentAreReasons) {
+  const std::string whole = base64Attachment("invoice.com", "data");
+  EXPECT_EQ(reason(whole.substr(0, whole.rfind("--b1--"))), mime_problem::kTruncatedMultipart);
+  EXPECT_EQ(reason(multipart("Content-Type: application/octet-stream\r\n"
+                             "Content-Transfer-Encoding: base64",
+                             "QUJD\r\n=\r\nREVG\r\n")),
+            mime_problem::kMalformedBase64);
+  // Conflicting names change nothing libclamav would see.
+  EXPECT_EQ(reason(multipart("Content-Type: application/pdf; name=a.pdf\r\n"
+                             "Content-Disposition: attachment; filename=b.pdf",
+                             "%PDF-1.4\r\n")),
+            "");
 }
 
 TEST_F(AntivirusStageTest, AHugeFileInASmallZipIsNeverClean) {
