@@ -29,7 +29,7 @@ class MaildirHandler : public smtp::MessageHandler {
       : dir_(std::move(dir)), blocking_(blocking) {}
 
   asio::awaitable<smtp::Reply> handleMessage(const Envelope& env,
-                                             const std::string& message) override {
+                                             std::string_view message) override {
     const auto id = queue::QueueId::generate().str();
     std::string rcpts;
     for (const auto& r : env.rcpt_to) {

@@ -36,6 +36,8 @@ class Spool {
   explicit Spool(std::filesystem::path root);
 
   const std::filesystem::path& root() const { return root_; }
+  // tmp/: scratch files on the spool's file system (also where sessions spill large messages).
+  const std::filesystem::path& tmpDir() const { return tmp_; }
   // Stores prefix + message as ID.msg (prefix: header fields the relay adds in front), with
   // the record in its first line.
   // Throws IoError (diskFull() for ENOSPC) and leaves nothing behind on failure.

@@ -114,7 +114,7 @@ asio::awaitable<bool> MessageAcceptor::audited(const nlohmann::json& record) {
 }
 
 asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& envelope,
-                                                            const std::string& message) {
+                                                            std::string_view message) {
   const HeaderFacts headers = headerFacts(message);
   if (headers.bytes > config_.limits.max_header_bytes) {
     log::warn("refused", {{"client", envelope.client_ip},

@@ -50,7 +50,7 @@ class MessageAcceptor : public smtp::MessageHandler, private filters::StageObser
                   metrics::RelayMetrics* metrics = nullptr);
 
   asio::awaitable<smtp::Reply> handleMessage(const Envelope& envelope,
-                                             const std::string& message) override;
+                                             std::string_view message) override;
 
  private:
   // Records the verdict durably; false (and a log line) when the audit log cannot be written.

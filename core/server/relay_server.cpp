@@ -200,6 +200,7 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
       s.hostname = config.hostname;
       s.limits = config.limits;
       s.mode = l.mode;
+      s.spill_dir = spool.tmpDir();
       s.access = &config.access;
       s.routable = [&config](const Address& a) { return config.routeFor(a.domain()) != nullptr; };
       s.tls = config.tls ? &tls_context : nullptr;

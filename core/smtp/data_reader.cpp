@@ -3,25 +3,30 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "core/util/strings.hpp"
 
 namespace relayguard::smtp {
 
-DataReader::DataReader(std::uint64_t max_size, std::size_t max_line)
-    : max_size_(max_size), max_line_content_(max_line >= 2 ? max_line - 2 : 0) {}
+DataReader::DataReader(std::uint64_t max_size, std::size_t max_line, MessageBuffer buffer)
+    : max_size_(max_size),
+      max_line_content_(max_line >= 2 ? max_line - 2 : 0),
+      message_(std::move(buffer)) {}
 
 void DataReader::append(std::string_view s) {
-  if (problems_ & kTooBig) {
+  if (problems_ & (kTooBig | kStorage)) {
     return;
   }
   if (message_.size() + s.size() > max_size_) {
     flag(kTooBig);
     message_.clear();
-    message_.shrink_to_fit();
     return;
   }
   message_.append(s);
+  if (message_.failed()) {
+    flag(kStorage);
+  }
 }
 
 void DataReader::appendChar(char c) {

@@ -5,15 +5,19 @@
 // \n.\r\n, \r\n.\n, \r.\r\n; CVE-2023-51764 family) can make the relay see a second message where
 // the next hop might: everything up to the real CRLF.CRLF is one message, and it is refused.
 // Leading dots are unstuffed (RFC 5321 4.5.2). Limits: message size (stops storing, keeps
-// scanning), text line length, NUL bytes. Feed it bytes as they arrive; it says how many it
-// consumed, so bytes after the end marker (a pipelined next command) stay with the caller.
-// Fuzzed by tests/fuzz/data_reader_fuzz.cpp.
+// scanning), text line length, NUL bytes. The message goes to a MessageBuffer, which moves a
+// large one to a file as it arrives; if that file cannot be written (a full disk), kStorage is
+// set and the rest is scanned without being stored, as with kTooBig. Feed it bytes as they arrive;
+// it says how many it consumed, so bytes after the end marker (a pipelined next command) stay with
+// the caller. Fuzzed by tests/fuzz/data_reader_fuzz.cpp.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "core/smtp/message_buffer.hpp"
 
 namespace relayguard::smtp {
 
@@ -26,19 +30,22 @@ class DataReader {
     kNul = 1u << 2,
     kLineTooLong = 1u << 3,
     kTooBig = 1u << 4,
+    kStorage = 1u << 5,  // the spill file failed: storageError() says why
   };
 
   // max_line counts the octets of a line including its CRLF (RFC 5321: 1000).
-  DataReader(std::uint64_t max_size, std::size_t max_line);
+  // `buffer` receives the message (an empty MessageBuffer keeps it in memory).
+  DataReader(std::uint64_t max_size, std::size_t max_line, MessageBuffer buffer = MessageBuffer());
 
   // Consumes bytes up to and including the end marker; returns how many were consumed.
   std::size_t feed(std::string_view bytes);
   bool done() const { return done_; }
   std::uint32_t problems() const { return problems_; }
   // The unstuffed message with CRLF line ends, excluding the end marker. Incomplete when
-  // kTooBig is set.
-  const std::string& message() const { return message_; }
-  std::string takeMessage() { return std::move(message_); }
+  // kTooBig or kStorage is set.
+  std::string_view message() { return message_.view(); }
+  MessageBuffer takeMessage() { return std::move(message_); }
+  int storageError() const { return message_.error(); }
   // Octets received so far, before unstuffing (for logs).
   std::uint64_t received() const { return received_; }
 
@@ -58,7 +65,7 @@ class DataReader {
   std::uint64_t received_ = 0;
   std::uint32_t problems_ = kNone;
   bool done_ = false;
-  std::string message_;
+  MessageBuffer message_;
 };
 
 }  // namespace relayguard::smtp

@@ -10,6 +10,7 @@
 #include "core/net/ip_address.hpp"
 #include "core/smtp/command.hpp"
 #include "core/smtp/data_reader.hpp"
+#include "core/util/durable_file.hpp"
 #include "core/util/log_event.hpp"
 #include "core/util/strings.hpp"
 
@@ -429,7 +430,8 @@ asio::awaitable<bool> Session::onData() {
     co_return !clientError(r(554, "5.5.1", "Error: no valid recipients"));
   }
   reply(r(354, "", "End data with <CR><LF>.<CR><LF>"));
-  DataReader reader(settings_.limits.max_message_size, settings_.limits.max_text_line);
+  DataReader reader(settings_.limits.max_message_size, settings_.limits.max_text_line,
+                    MessageBuffer(settings_.spill_dir, settings_.spill_threshold));
   const auto deadline = Clock::now() + settings_.limits.data_timeout;
   for (;;) {
     in_pos_ += reader.feed(std::string_view(in_).substr(in_pos_));
@@ -457,10 +459,19 @@ asio::awaitable<bool> Session::onData() {
       refusal = r(550, "5.6.0", "Message refused: bare CR or LF in message data (RFC 5321 2.3.8)");
     } else if (problems & DataReader::kNul) {
       refusal = r(550, "5.6.0", "Message refused: NUL character in message data");
-    } else {
+    } else if (problems & DataReader::kLineTooLong) {
       refusal = r(550, "5.6.0",
                   "Message refused: line longer than " +
                       std::to_string(settings_.limits.max_text_line) + " octets");
+    } else {
+      // Not the client's fault: the message could not be stored while it arrived.
+      const int err = reader.storageError();
+      log::error("message_not_stored", {{"client", client_ip_},
+                                        {"from", txn.mail_from->bracketed()},
+                                        {"error", std::strerror(err)}});
+      reply(diskFullError(err) ? r(452, "4.3.1", "Insufficient system storage")
+                               : r(451, "4.3.0", "Local error in processing, try again later"));
+      co_return true;
     }
     log::warn("refused", {{"client", client_ip_},
                           {"from", txn.mail_from->bracketed()},
@@ -478,10 +489,10 @@ asio::awaitable<bool> Session::onData() {
   env.smtputf8 = txn.smtputf8;
   env.body_8bit = txn.body_8bit;
   env.received = std::chrono::system_clock::now();
-  const std::string message = reader.takeMessage();
+  MessageBuffer message = reader.takeMessage();
   Reply result;
   try {
-    result = co_await handler_.handleMessage(env, message);
+    result = co_await handler_.handleMessage(env, message.view());
   } catch (const std::exception& e) {
     log::error("message_failed", {{"client", client_ip_}, {"error", e.what()}});
     result = r(451, "4.3.0", "Local error in processing, try again later");

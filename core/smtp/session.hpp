@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -32,6 +33,7 @@
 #include "core/config/config.hpp"
 #include "core/message/envelope.hpp"
 #include "core/net/tls_context.hpp"
+#include "core/smtp/message_buffer.hpp"
 #include "core/smtp/reply.hpp"
 #include "core/smtp/smtp_stream.hpp"
 
@@ -48,16 +50,21 @@ namespace relayguard::smtp {
 class MessageHandler {
  public:
   virtual ~MessageHandler() = default;
-  // `message` is the unstuffed DATA with CRLF line ends. The reply goes to the client as is.
-  // Both live until the returned awaitable completes.
+  // `message` is the unstuffed DATA with CRLF line ends (for a large message, a mapping of the
+  // file it was spilled to). The reply goes to the client as is. Both live until the returned
+  // awaitable completes.
   virtual asio::awaitable<Reply> handleMessage(const Envelope& envelope,
-                                               const std::string& message) = 0;
+                                               std::string_view message) = 0;
 };
 
 struct SessionSettings {
   std::string hostname;
   LimitsConfig limits;
   ListenerMode mode = ListenerMode::kRelay;
+  // Where a message larger than spill_threshold goes while it arrives (MessageBuffer): the
+  // spool's tmp/; empty: every message stays in memory.
+  std::filesystem::path spill_dir;
+  std::size_t spill_threshold = MessageBuffer::kDefaultSpillThreshold;
   // nullptr: every recipient is accepted (the demo sink). Otherwise relay control applies.
   const AccessConfig* access = nullptr;
   // Whether the relay can route mail for a recipient; empty: every recipient is routable.

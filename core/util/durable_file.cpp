@@ -47,20 +47,9 @@ void writePiecesSynced(const std::filesystem::path& path, std::span<const std::s
     fail("cannot create", path, errno);
   }
   for (const std::string_view piece : pieces) {
-    const char* p = piece.data();
-    size_t left = piece.size();
-    while (left > 0) {
-      const ssize_t n = ::write(fd.get(), p, left);
-      if (n < 0) {
-        if (errno == EINTR) {
-          continue;
-        }
-        const int err = errno;
-        ::unlink(path.c_str());
-        fail("cannot write", path, err);
-      }
-      p += n;
-      left -= static_cast<size_t>(n);
+    if (const int err = writeAll(fd.get(), piece); err != 0) {
+      ::unlink(path.c_str());
+      fail("cannot write", path, err);
     }
   }
   if (::fdatasync(fd.get()) != 0) {
@@ -77,8 +66,25 @@ void writePiecesSynced(const std::filesystem::path& path, std::span<const std::s
 
 }  // namespace
 
-bool IoError::diskFull() const {
-  return errno_ == ENOSPC || errno_ == EDQUOT;
+int writeAll(int fd, std::string_view data) {
+  const char* p = data.data();
+  std::size_t left = data.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return errno;
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  return 0;
+}
+
+bool diskFullError(int err) {
+  return err == ENOSPC || err == EDQUOT;
 }
 
 void writeFileSynced(const std::filesystem::path& path, std::string_view data, unsigned mode,

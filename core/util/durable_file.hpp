@@ -16,16 +16,23 @@
 
 namespace relayguard {
 
+// ENOSPC/EDQUOT: a full disk (or quota), answered 452 rather than 451.
+bool diskFullError(int err);
+
 class IoError : public std::runtime_error {
  public:
   IoError(const std::string& what, int err) : std::runtime_error(what), errno_(err) {}
   int error() const { return errno_; }
   // ENOSPC/EDQUOT: the caller answers 452 rather than 451.
-  bool diskFull() const;
+  bool diskFull() const { return diskFullError(errno_); }
 
  private:
   int errno_;
 };
+
+// Writes all of `data` to an open descriptor, retrying short writes and EINTR: 0, or the errno
+// of the write that failed.
+int writeAll(int fd, std::string_view data);
 
 // Writes data to `tmp`, fsyncs it, renames it to `target` and fsyncs target's directory.
 void writeFileDurably(const std::filesystem::path& tmp, const std::filesystem::path& target,

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,7 @@
 namespace {
 
 using relayguard::smtp::DataReader;
+using relayguard::smtp::MessageBuffer;
 
 constexpr std::size_t kNotFound = std::string_view::npos;
 
@@ -96,7 +98,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Rng rng{0x9e3779b9u ^ (static_cast<std::uint32_t>(data[2]) * 0x01000193u)};
   const std::string_view stream(reinterpret_cast<const char*>(data + 3), size - 3);
 
-  DataReader reader(max_size, max_line);
+  // Half of the inputs spill to a file after a few bytes (MessageBuffer), so the file path is
+  // checked against the same reference.
+  const std::size_t spill_after = data[2] % 32;
+  DataReader reader(max_size, max_line,
+                    (data[2] & 1) != 0
+                        ? MessageBuffer(std::filesystem::temp_directory_path(), spill_after)
+                        : MessageBuffer());
   std::size_t offered = 0;
   std::size_t consumed = 0;
   while (offered < stream.size()) {

@@ -142,7 +142,7 @@ TEST(DataReader, PipelinedBytesAfterEmptyMessage) {
 TEST(DataReader, TakeMessageMovesItOut) {
   DataReader reader(kMaxSize, kMaxLine);
   reader.feed("abc\r\n.\r\n");
-  EXPECT_EQ(reader.takeMessage(), "abc\r\n");
+  EXPECT_EQ(reader.takeMessage().view(), "abc\r\n");
 }
 
 struct SmugglingCase {

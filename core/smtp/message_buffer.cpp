@@ -1,0 +1,151 @@
+// message_buffer: a received message in memory, or spilled to an unlinked file (see
+// message_buffer.hpp).
+#include "core/smtp/message_buffer.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <utility>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/util/durable_file.hpp"
+
+namespace relayguard::smtp {
+namespace {
+
+// Bytes gathered before each write to the spill file.
+constexpr std::size_t kWriteBlock = 256 * 1024;
+
+// An unnamed file in `dir`: O_TMPFILE where the file system has it, else a named one unlinked
+// at once. -1 with errno set on failure.
+int openUnnamed(const std::filesystem::path& dir) {
+  const int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) {
+    return fd;
+  }
+  std::string pattern = (dir / "spill-XXXXXX").string();
+  const int named = ::mkostemp(pattern.data(), O_CLOEXEC);
+  if (named >= 0) {
+    ::unlink(pattern.c_str());
+  }
+  return named;
+}
+
+}  // namespace
+
+MessageBuffer::MessageBuffer(std::filesystem::path spill_dir, std::size_t threshold)
+    : dir_(std::move(spill_dir)), threshold_(threshold) {}
+
+MessageBuffer::~MessageBuffer() {
+  release();
+}
+
+MessageBuffer::MessageBuffer(MessageBuffer&& other) noexcept
+    : dir_(std::move(other.dir_)),
+      threshold_(other.threshold_),
+      memory_(std::move(other.memory_)),
+      size_(std::exchange(other.size_, 0)),
+      fd_(std::exchange(other.fd_, -1)),
+      map_(std::exchange(other.map_, nullptr)),
+      error_(other.error_) {}
+
+MessageBuffer& MessageBuffer::operator=(MessageBuffer&& other) noexcept {
+  if (this != &other) {
+    release();
+    dir_ = std::move(other.dir_);
+    threshold_ = other.threshold_;
+    memory_ = std::move(other.memory_);
+    size_ = std::exchange(other.size_, 0);
+    fd_ = std::exchange(other.fd_, -1);
+    map_ = std::exchange(other.map_, nullptr);
+    error_ = other.error_;
+  }
+  return *this;
+}
+
+void MessageBuffer::release() {
+  if (map_ != nullptr) {
+    ::munmap(map_, static_cast<std::size_t>(size_));
+    map_ = nullptr;
+  }
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  memory_.clear();
+  memory_.shrink_to_fit();
+  size_ = 0;
+}
+
+void MessageBuffer::clear() {
+  release();
+}
+
+void MessageBuffer::fail(int err) {
+  error_ = err != 0 ? err : EIO;
+  release();
+}
+
+void MessageBuffer::append(std::string_view bytes) {
+  if (failed() || bytes.empty()) {
+    return;
+  }
+  if (map_ != nullptr) {
+    // Appending after view(): back to writing, the mapping is remade on the next view().
+    ::munmap(map_, static_cast<std::size_t>(size_));
+    map_ = nullptr;
+  }
+  memory_.append(bytes);
+  size_ += bytes.size();
+  if (fd_ < 0 && !dir_.empty() && size_ > threshold_) {
+    spill();
+  } else if (fd_ >= 0 && memory_.size() >= kWriteBlock) {
+    flush();
+  }
+}
+
+void MessageBuffer::spill() {
+  fd_ = openUnnamed(dir_);
+  if (fd_ < 0) {
+    fail(errno);
+    return;
+  }
+  flush();
+}
+
+void MessageBuffer::flush() {
+  if (const int err = writeAll(fd_, memory_); err != 0) {
+    fail(err);
+    return;
+  }
+  memory_.clear();
+  if (memory_.capacity() > 2 * kWriteBlock) {
+    memory_.shrink_to_fit();  // the copy of the first threshold bytes is not needed any more
+  }
+}
+
+std::string_view MessageBuffer::view() {
+  if (failed()) {
+    return {};
+  }
+  if (fd_ < 0) {
+    return memory_;
+  }
+  if (map_ == nullptr) {
+    flush();
+    if (failed()) {
+      return {};
+    }
+    void* map = ::mmap(nullptr, static_cast<std::size_t>(size_), PROT_READ, MAP_PRIVATE, fd_, 0);
+    if (map == MAP_FAILED) {
+      fail(errno);
+      return {};
+    }
+    map_ = map;
+  }
+  return {static_cast<const char*>(map_), static_cast<std::size_t>(size_)};
+}
+
+}  // namespace relayguard::smtp
