@@ -249,6 +249,30 @@ TEST_F(SmtpSessionTest, MessageSizeLimit) {
   EXPECT_NE(smart_host_.transactions()[0].data.find("Subject: small\r\n"), std::string::npos);
 }
 
+// Past 1 MiB a message is spilled to an unnamed file in the spool's tmp/ while it arrives: it
+// must come out at the smart host byte for byte, dots unstuffed, and leave nothing in tmp/.
+TEST_F(SmtpSessionTest, LargeMessageIsSpilledAndDeliveredIntact) {
+  Relay& relay = relayToScripted();
+  std::string body;
+  for (int i = 0; body.size() < 6 * 1024 * 1024; ++i) {
+    body += (i % 50 == 0 ? ".line " : "line ") + std::to_string(i) + std::string(64, 'x') + "\r\n";
+  }
+  const auto sent = relay.send("app@app.test", {"r@ext.test"},
+                               makeMessage("app@app.test", "r@ext.test", "large", body));
+  EXPECT_EQ(sent.final.code, 250) << sent.final;
+  ASSERT_TRUE(smart_host_.waitForMessages(1, 30s));
+  const std::string data = smart_host_.transactions()[0].data;  // a copy: transactions() is one
+  const std::size_t at = data.find("Subject: large\r\n");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_TRUE(data.ends_with("\r\n\r\n" + body)) << "delivered " << data.size() << " bytes";
+  std::size_t leftovers = 0;
+  for ([[maybe_unused]] const auto& e :
+       std::filesystem::directory_iterator(relay.spoolDir() / "tmp")) {
+    ++leftovers;
+  }
+  EXPECT_EQ(leftovers, 0U);
+}
+
 TEST_F(SmtpSessionTest, HeaderSectionLimit) {
   Relay& relay = relayToScripted({"max_header_bytes = \"2K\""});
   std::string headers;
