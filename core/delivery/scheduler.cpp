@@ -281,8 +281,10 @@ asio::awaitable<void> Scheduler::deliver(queue::QueueId id, std::set<std::size_t
   bool done = false;
   std::vector<nlohmann::json> events;
   try {
-    const std::string data =
-        co_await runBlocking(blocking_, [this, &id] { return spool_.readMessage(id); });
+    // Mapped, not read: a large message costs page cache while it is sent, not process memory.
+    const queue::Spool::MappedMessage mapped =
+        co_await runBlocking(blocking_, [this, &id] { return spool_.mapMessage(id); });
+    const std::string_view data = mapped.data;
     // Group pending recipients by route (and by domain on MX routes); each group is one SMTP
     // transaction.
     std::map<std::pair<std::size_t, std::string>, std::vector<std::size_t>> groups;
@@ -364,15 +366,14 @@ void Scheduler::releaseRoutes(std::set<std::size_t>& routes) {
   }
 }
 
-asio::awaitable<void> Scheduler::deliverGroup(queue::QueuedMessage& message,
-                                              const std::string& data, const RouteConfig& route,
-                                              const std::string& domain,
+asio::awaitable<void> Scheduler::deliverGroup(queue::QueuedMessage& message, std::string_view data,
+                                              const RouteConfig& route, const std::string& domain,
                                               const std::vector<std::size_t>& rcpts,
                                               std::vector<nlohmann::json>& events) {
   const NextHops hops = co_await nextHops(route, domain, resolver_, config_.delivery);
   OutboundMessage out;
   out.mail_from = message.envelope.mail_from;
-  out.data = &data;
+  out.data = data;
   out.smtputf8 = message.envelope.smtputf8;
   out.body_8bit = message.envelope.body_8bit;
   for (std::size_t i : rcpts) {
@@ -422,7 +423,7 @@ asio::awaitable<void> Scheduler::deliverGroup(queue::QueuedMessage& message,
   }
 }
 
-asio::awaitable<void> Scheduler::bounce(queue::QueuedMessage& message, const std::string& data,
+asio::awaitable<void> Scheduler::bounce(queue::QueuedMessage& message, std::string_view data,
                                         std::vector<nlohmann::json>& events) {
   std::vector<BouncedRecipient> failed;
   for (auto& r : message.recipients) {

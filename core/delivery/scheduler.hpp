@@ -85,11 +85,11 @@ class Scheduler {
   asio::awaitable<void> deliver(queue::QueueId id, std::set<std::size_t> routes);
   // Gives a delivery's route slots back (once: it empties `routes`) and wakes the loop.
   void releaseRoutes(std::set<std::size_t>& routes);
-  asio::awaitable<void> deliverGroup(queue::QueuedMessage& message, const std::string& data,
+  asio::awaitable<void> deliverGroup(queue::QueuedMessage& message, std::string_view data,
                                      const RouteConfig& route, const std::string& domain,
                                      const std::vector<std::size_t>& rcpts,
                                      std::vector<nlohmann::json>& events);
-  asio::awaitable<void> bounce(queue::QueuedMessage& message, const std::string& data,
+  asio::awaitable<void> bounce(queue::QueuedMessage& message, std::string_view data,
                                std::vector<nlohmann::json>& events);
   // Records an attempt's outcome in one trip to the blocking pool: the spool first (removal, or
   // the new delivery state; an error throws and the message stays as it was), then the delivery

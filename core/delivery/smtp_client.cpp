@@ -1052,8 +1052,7 @@ asio::awaitable<bool> SmtpClient::Impl::transact(Connection& connection,
                                                  const OutboundMessage& message,
                                                  AttemptResult& result) {
   const Extensions& ext = connection.extensions();
-  const std::string empty;
-  const std::string& data = message.data ? *message.data : empty;
+  const std::string_view data = message.data;
 
   if (message.smtputf8 && !ext.smtputf8) {
     // RFC 6531 3.4: never downgrade silently. Another host may offer it.

@@ -42,7 +42,7 @@ struct ClientSettings {
 struct OutboundMessage {
   Address mail_from = Address::null();
   std::vector<Address> recipients;
-  const std::string* data = nullptr;  // CRLF line ends, not dot-stuffed; not owned
+  std::string_view data;  // CRLF line ends, not dot-stuffed; not owned
   bool smtputf8 = false;
   bool body_8bit = false;
 };

@@ -92,6 +92,18 @@ std::string Spool::readMessage(const QueueId& id) const {
   return readFile(messagePath(id), ReadFrom::kAfterFirstLine);
 }
 
+Spool::MappedMessage Spool::mapMessage(const QueueId& id) const {
+  const std::filesystem::path path = messagePath(id);
+  MappedMessage out{MappedFile::open(path), {}};
+  const std::string_view all = out.file.bytes();
+  const std::size_t newline = all.find('\n');
+  if (newline == std::string_view::npos) {
+    throw std::runtime_error(path.string() + ": no record line");
+  }
+  out.data = all.substr(newline + 1);
+  return out;
+}
+
 std::optional<QueuedMessage> Spool::read(const QueueId& id) const {
   std::string text;
   std::filesystem::path from = recordPath(id);

@@ -27,6 +27,7 @@
 
 #include "core/queue/queued_message.hpp"
 #include "core/util/group_sync.hpp"
+#include "core/util/mapped_file.hpp"
 
 namespace relayguard::queue {
 
@@ -49,6 +50,14 @@ class Spool {
   bool remove(const QueueId& id);
   bool exists(const QueueId& id) const;
   std::string readMessage(const QueueId& id) const;
+  // The same bytes without reading them into memory (delivery of a large message): a mapping of
+  // the queue file and the view of what follows its record line. Throws IoError, or
+  // std::runtime_error for a file without a record line.
+  struct MappedMessage {
+    MappedFile file;
+    std::string_view data;
+  };
+  MappedMessage mapMessage(const QueueId& id) const;
   // nullopt if absent; throws std::runtime_error if malformed.
   std::optional<QueuedMessage> read(const QueueId& id) const;
   // Start-up recovery: clears tmp/, removes what an interrupted removal left, moves unreadable

@@ -29,6 +29,14 @@ void DataReader::append(std::string_view s) {
   }
 }
 
+std::string_view DataReader::message() {
+  const std::string_view bytes = message_.view();
+  if (message_.failed()) {
+    flag(kStorage);
+  }
+  return bytes;
+}
+
 void DataReader::appendChar(char c) {
   append(std::string_view(&c, 1));
 }

@@ -43,7 +43,9 @@ class DataReader {
   std::uint32_t problems() const { return problems_; }
   // The unstuffed message with CRLF line ends, excluding the end marker. Incomplete when
   // kTooBig or kStorage is set.
-  std::string_view message() { return message_.view(); }
+  // For a spilled message the first call maps the file; if that fails, kStorage is set and
+  // the view is empty.
+  std::string_view message();
   MessageBuffer takeMessage() { return std::move(message_); }
   int storageError() const { return message_.error(); }
   // Octets received so far, before unstuffing (for logs).

@@ -7,7 +7,6 @@
 #include <utility>
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "core/util/durable_file.hpp"
@@ -48,7 +47,7 @@ MessageBuffer::MessageBuffer(MessageBuffer&& other) noexcept
       memory_(std::move(other.memory_)),
       size_(std::exchange(other.size_, 0)),
       fd_(std::exchange(other.fd_, -1)),
-      map_(std::exchange(other.map_, nullptr)),
+      map_(std::exchange(other.map_, std::nullopt)),
       error_(other.error_) {}
 
 MessageBuffer& MessageBuffer::operator=(MessageBuffer&& other) noexcept {
@@ -59,17 +58,14 @@ MessageBuffer& MessageBuffer::operator=(MessageBuffer&& other) noexcept {
     memory_ = std::move(other.memory_);
     size_ = std::exchange(other.size_, 0);
     fd_ = std::exchange(other.fd_, -1);
-    map_ = std::exchange(other.map_, nullptr);
+    map_ = std::exchange(other.map_, std::nullopt);
     error_ = other.error_;
   }
   return *this;
 }
 
 void MessageBuffer::release() {
-  if (map_ != nullptr) {
-    ::munmap(map_, static_cast<std::size_t>(size_));
-    map_ = nullptr;
-  }
+  map_.reset();
   if (fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;
@@ -92,11 +88,8 @@ void MessageBuffer::append(std::string_view bytes) {
   if (failed() || bytes.empty()) {
     return;
   }
-  if (map_ != nullptr) {
-    // Appending after view(): back to writing, the mapping is remade on the next view().
-    ::munmap(map_, static_cast<std::size_t>(size_));
-    map_ = nullptr;
-  }
+  // Appending after view(): back to writing, the mapping is remade on the next view().
+  map_.reset();
   memory_.append(bytes);
   size_ += bytes.size();
   if (fd_ < 0 && !dir_.empty() && size_ > threshold_) {
@@ -133,19 +126,19 @@ std::string_view MessageBuffer::view() {
   if (fd_ < 0) {
     return memory_;
   }
-  if (map_ == nullptr) {
+  if (!map_) {
     flush();
     if (failed()) {
       return {};
     }
-    void* map = ::mmap(nullptr, static_cast<std::size_t>(size_), PROT_READ, MAP_PRIVATE, fd_, 0);
-    if (map == MAP_FAILED) {
-      fail(errno);
+    try {
+      map_.emplace(fd_, static_cast<std::size_t>(size_), dir_ / "(spilled message)");
+    } catch (const IoError& e) {
+      fail(e.error());
       return {};
     }
-    map_ = map;
   }
-  return {static_cast<const char*>(map_), static_cast<std::size_t>(size_)};
+  return map_->bytes();
 }
 
 }  // namespace relayguard::smtp

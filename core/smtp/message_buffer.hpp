@@ -10,8 +10,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "core/util/mapped_file.hpp"
 
 namespace relayguard::smtp {
 
@@ -55,7 +58,7 @@ class MessageBuffer {
   std::string memory_;  // the message while in memory; the pending write block once spilled
   std::uint64_t size_ = 0;
   int fd_ = -1;
-  void* map_ = nullptr;
+  std::optional<MappedFile> map_;  // once view() was called on a spilled message
   int error_ = 0;
 };
 

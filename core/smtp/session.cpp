@@ -450,6 +450,7 @@ asio::awaitable<bool> Session::onData() {
   }
   Transaction txn = std::move(txn_);
   resetTransaction();
+  const std::string_view message = reader.message();  // may still fail (kStorage)
   const auto problems = reader.problems();
   if (problems != DataReader::kNone) {
     Reply refusal;
@@ -489,10 +490,9 @@ asio::awaitable<bool> Session::onData() {
   env.smtputf8 = txn.smtputf8;
   env.body_8bit = txn.body_8bit;
   env.received = std::chrono::system_clock::now();
-  MessageBuffer message = reader.takeMessage();
   Reply result;
   try {
-    result = co_await handler_.handleMessage(env, message.view());
+    result = co_await handler_.handleMessage(env, message);
   } catch (const std::exception& e) {
     log::error("message_failed", {{"client", client_ip_}, {"error", e.what()}});
     result = r(451, "4.3.0", "Local error in processing, try again later");

@@ -50,7 +50,7 @@ OutboundMessage makeMessage(const std::string& data, const std::vector<std::stri
   for (const auto& r : recipients) {
     m.recipients.push_back(mailbox(r));
   }
-  m.data = &data;
+  m.data = data;
   return m;
 }
 

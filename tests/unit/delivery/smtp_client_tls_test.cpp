@@ -87,7 +87,7 @@ class SmtpClientTlsTest : public ::testing::Test {
     OutboundMessage m;
     m.mail_from = Address::parseMailbox("app@origin.test").value();
     m.recipients = {Address::parseMailbox("user@dest.test").value()};
-    m.data = &data_;
+    m.data = data_;
     const net::Endpoint endpoint{"127.0.0.1", server.port()};
     auto future = asio::co_spawn(
         asio::make_strand(io_), client.deliver(endpoint, m, std::move(security)), asio::use_future);

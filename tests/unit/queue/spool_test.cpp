@@ -108,6 +108,7 @@ TEST(Spool, CommitThenReadBack) {
   EXPECT_TRUE(names(dir.path() / "tmp").empty());
 
   EXPECT_EQ(spool.readMessage(record.id), bytes);
+  EXPECT_EQ(spool.mapMessage(record.id).data, bytes);
   const auto back = spool.read(record.id);
   ASSERT_TRUE(back.has_value());
   expectSameRecord(*back, record);
@@ -135,6 +136,7 @@ TEST(Spool, CommitsNullSenderAndEmptyMessage) {
   record.envelope.auth_user.reset();
   spool.commit(record, "");
   EXPECT_EQ(spool.readMessage(record.id), "");
+  EXPECT_EQ(spool.mapMessage(record.id).data, "");
   const auto back = spool.read(record.id);
   ASSERT_TRUE(back.has_value());
   EXPECT_TRUE(back->envelope.mail_from.isNull());
@@ -148,6 +150,21 @@ TEST(Spool, ReadOfMissingIdIsNullopt) {
   EXPECT_FALSE(spool.exists(id));
   EXPECT_FALSE(spool.read(id).has_value());
   EXPECT_THROW(spool.readMessage(id), IoError);
+  EXPECT_THROW(spool.mapMessage(id), IoError);
+}
+
+// A mapped message outlives the removal of its file (delivery may race a `queue delete`), and a
+// replaced file (rename over it) leaves the mapping on the old bytes.
+TEST(Spool, MappedMessageStaysValidWhenTheFileGoes) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  const auto record = makeRecord();
+  spool.commit(record, "Subject: first\r\n\r\nbody\r\n");
+  const Spool::MappedMessage mapped = spool.mapMessage(record.id);
+  spool.commit(record, "Subject: second\r\n\r\nbody\r\n");
+  EXPECT_EQ(mapped.data, "Subject: first\r\n\r\nbody\r\n");
+  EXPECT_TRUE(spool.remove(record.id));
+  EXPECT_EQ(mapped.data, "Subject: first\r\n\r\nbody\r\n");
 }
 
 TEST(Spool, UpdateReplacesDeliveryState) {

@@ -1,0 +1,72 @@
+// mapped_file: read-only file mappings (see mapped_file.hpp).
+#include "core/util/mapped_file.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/util/durable_file.hpp"
+
+namespace relayguard {
+
+MappedFile::MappedFile(int fd, std::size_t size, const std::filesystem::path& name) {
+  if (size == 0) {
+    return;  // mmap refuses length 0; an empty view needs no mapping
+  }
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (map == MAP_FAILED) {
+    const int err = errno;
+    throw IoError("cannot map " + name.string() + ": " + std::strerror(err), err);
+  }
+  map_ = map;
+  size_ = size;
+}
+
+MappedFile MappedFile::open(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    throw IoError("cannot open " + path.string() + ": " + std::strerror(err), err);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    throw IoError("cannot stat " + path.string() + ": " + std::strerror(err), err);
+  }
+  try {
+    MappedFile out(fd, static_cast<std::size_t>(st.st_size), path);
+    ::close(fd);
+    return out;
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
+MappedFile::~MappedFile() {
+  if (map_ != nullptr) {
+    ::munmap(map_, size_);
+  }
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept
+    : map_(std::exchange(other.map_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+
+MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
+  if (this != &other) {
+    if (map_ != nullptr) {
+      ::munmap(map_, size_);
+    }
+    map_ = std::exchange(other.map_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+}  // namespace relayguard
