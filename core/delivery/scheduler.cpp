@@ -281,10 +281,10 @@ asio::awaitable<void> Scheduler::deliver(queue::QueueId id, std::set<std::size_t
   bool done = false;
   std::vector<nlohmann::json> events;
   try {
-    // Mapped, not read: a large message costs page cache while it is sent, not process memory.
-    const queue::Spool::MappedMessage mapped =
-        co_await runBlocking(blocking_, [this, &id] { return spool_.mapMessage(id); });
-    const std::string_view data = mapped.data;
+    // A large message is mapped, not read: page cache while it is sent, not process memory.
+    const queue::Spool::StoredMessage stored =
+        co_await runBlocking(blocking_, [this, &id] { return spool_.loadMessage(id); });
+    const std::string_view data = stored.data();
     // Group pending recipients by route (and by domain on MX routes); each group is one SMTP
     // transaction.
     std::map<std::pair<std::size_t, std::string>, std::vector<std::size_t>> groups;

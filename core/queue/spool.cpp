@@ -92,15 +92,23 @@ std::string Spool::readMessage(const QueueId& id) const {
   return readFile(messagePath(id), ReadFrom::kAfterFirstLine);
 }
 
-Spool::MappedMessage Spool::mapMessage(const QueueId& id) const {
+Spool::StoredMessage Spool::loadMessage(const QueueId& id) const {
   const std::filesystem::path path = messagePath(id);
-  MappedMessage out{MappedFile::open(path), {}};
-  const std::string_view all = out.file.bytes();
+  StoredMessage out;
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (!ec && size > kMapAbove) {
+    out.file_ = MappedFile::open(path);
+    out.mapped_ = true;
+  } else {
+    out.text_ = readFile(path);
+  }
+  const std::string_view all = out.mapped_ ? out.file_.bytes() : std::string_view(out.text_);
   const std::size_t newline = all.find('\n');
   if (newline == std::string_view::npos) {
     throw std::runtime_error(path.string() + ": no record line");
   }
-  out.data = all.substr(newline + 1);
+  out.offset_ = newline + 1;
   return out;
 }
 

@@ -50,14 +50,26 @@ class Spool {
   bool remove(const QueueId& id);
   bool exists(const QueueId& id) const;
   std::string readMessage(const QueueId& id) const;
-  // The same bytes without reading them into memory (delivery of a large message): a mapping of
-  // the queue file and the view of what follows its record line. Throws IoError, or
-  // std::runtime_error for a file without a record line.
-  struct MappedMessage {
-    MappedFile file;
-    std::string_view data;
+  // The same bytes for delivery: read into memory when the file is small, mapped when it is
+  // larger than kMapAbove, so that a large message costs page cache rather than process memory
+  // while it is sent (a mapping's set-up and teardown cost more than reading a small file).
+  // Throws IoError, or std::runtime_error for a file without a record line.
+  static constexpr std::size_t kMapAbove = 1 << 20;
+  class StoredMessage {
+   public:
+    std::string_view data() const {
+      return (mapped_ ? file_.bytes() : std::string_view(text_)).substr(offset_);
+    }
+    bool mapped() const { return mapped_; }
+
+   private:
+    friend class Spool;
+    std::string text_;
+    MappedFile file_;
+    std::size_t offset_ = 0;
+    bool mapped_ = false;
   };
-  MappedMessage mapMessage(const QueueId& id) const;
+  StoredMessage loadMessage(const QueueId& id) const;
   // nullopt if absent; throws std::runtime_error if malformed.
   std::optional<QueuedMessage> read(const QueueId& id) const;
   // Start-up recovery: clears tmp/, removes what an interrupted removal left, moves unreadable

@@ -108,7 +108,8 @@ TEST(Spool, CommitThenReadBack) {
   EXPECT_TRUE(names(dir.path() / "tmp").empty());
 
   EXPECT_EQ(spool.readMessage(record.id), bytes);
-  EXPECT_EQ(spool.mapMessage(record.id).data, bytes);
+  EXPECT_EQ(spool.loadMessage(record.id).data(), bytes);
+  EXPECT_FALSE(spool.loadMessage(record.id).mapped());
   const auto back = spool.read(record.id);
   ASSERT_TRUE(back.has_value());
   expectSameRecord(*back, record);
@@ -136,7 +137,7 @@ TEST(Spool, CommitsNullSenderAndEmptyMessage) {
   record.envelope.auth_user.reset();
   spool.commit(record, "");
   EXPECT_EQ(spool.readMessage(record.id), "");
-  EXPECT_EQ(spool.mapMessage(record.id).data, "");
+  EXPECT_EQ(spool.loadMessage(record.id).data(), "");
   const auto back = spool.read(record.id);
   ASSERT_TRUE(back.has_value());
   EXPECT_TRUE(back->envelope.mail_from.isNull());
@@ -150,21 +151,23 @@ TEST(Spool, ReadOfMissingIdIsNullopt) {
   EXPECT_FALSE(spool.exists(id));
   EXPECT_FALSE(spool.read(id).has_value());
   EXPECT_THROW(spool.readMessage(id), IoError);
-  EXPECT_THROW(spool.mapMessage(id), IoError);
+  EXPECT_THROW(spool.loadMessage(id), IoError);
 }
 
-// A mapped message outlives the removal of its file (delivery may race a `queue delete`), and a
-// replaced file (rename over it) leaves the mapping on the old bytes.
-TEST(Spool, MappedMessageStaysValidWhenTheFileGoes) {
+// A large message is mapped; the mapping outlives the removal of its file (delivery may race a
+// `queue delete`), and a replaced file (rename over it) leaves it on the old bytes.
+TEST(Spool, LargeMessageIsMappedAndStaysValidWhenTheFileGoes) {
   test::TempDir dir;
   Spool spool(dir.path());
   const auto record = makeRecord();
-  spool.commit(record, "Subject: first\r\n\r\nbody\r\n");
-  const Spool::MappedMessage mapped = spool.mapMessage(record.id);
+  const std::string first = "Subject: first\r\n\r\n" + std::string(Spool::kMapAbove, 'x');
+  spool.commit(record, first);
+  const Spool::StoredMessage stored = spool.loadMessage(record.id);
+  EXPECT_TRUE(stored.mapped());
   spool.commit(record, "Subject: second\r\n\r\nbody\r\n");
-  EXPECT_EQ(mapped.data, "Subject: first\r\n\r\nbody\r\n");
+  EXPECT_TRUE(stored.data() == first);
   EXPECT_TRUE(spool.remove(record.id));
-  EXPECT_EQ(mapped.data, "Subject: first\r\n\r\nbody\r\n");
+  EXPECT_TRUE(stored.data() == first);
 }
 
 TEST(Spool, UpdateReplacesDeliveryState) {
