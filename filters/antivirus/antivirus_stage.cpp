@@ -298,11 +298,17 @@ ClamEngine::ScanResult AntivirusStage::scan(const ClamEngine& engine,
            .empty()) {
     return engine.scan(message.raw());
   }
+  // libclamav applies max_scan_time to each scan; the parts of one message share it, as they
+  // would inside one whole-message scan, under the name libclamav gives that heuristic.
+  const auto started = Clock::now();
   ClamEngine::ScanResult result =
       engine.scan(message.raw(), ClamEngine::MailParser::kOff, "message");
   for (const MimePart& part : view.parts()) {
     if (result.infected) {
       break;
+    }
+    if (Clock::now() - started > options.limits.max_scan_time) {
+      return {true, "Heuristics.Limits.Exceeded.MaxScanTime"};
     }
     if (!part.body.empty()) {
       result = engine.scan(part.body, ClamEngine::MailParser::kOn, "part");

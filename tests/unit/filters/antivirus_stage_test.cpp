@@ -303,6 +303,36 @@ TEST_F(AntivirusStageTest, PhishingSignaturesAreNoticedByFileType) {
   EXPECT_TRUE(phishing.phishingSignatures());
 }
 
+// max_scan_time holds per message in parts mode too: 900 small parts, each scanned far below
+// the limit, together above it.
+TEST_F(AntivirusStageTest, PartsShareOneScanTimeLimit) {
+  std::string body;
+  for (int i = 0; i < 900; ++i) {
+    body += "--b1\r\nContent-Type: application/octet-stream\r\n\r\npart " + std::to_string(i) +
+            "\r\n";
+  }
+  const std::string message =
+      "From: app@example.test\r\nTo: user@example.test\r\nSubject: parts\r\n"
+      "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n" +
+      body + "--b1--\r\n";
+  ASSERT_EQ(wholeMessageReason(MimeView::parse(message), message.size(), false, 100 << 20), "");
+  const auto scanWithin = [&](std::chrono::milliseconds limit) {
+    AntivirusStage::Options options;
+    options.database = dir_.path() / "db";
+    options.limits.max_scan_time = limit;
+    const AntivirusStage stage(options);
+    asio::thread_pool pool(1);
+    StageContext ctx(pool);
+    const Envelope envelope;
+    const MessageView view(envelope, message);
+    return stage.evaluate(view, ctx);
+  };
+  const StageResult over = scanWithin(std::chrono::milliseconds(5));
+  ASSERT_EQ(over.findings.size(), 1U);
+  EXPECT_EQ(over.findings[0].detail, "Heuristics.Limits.Exceeded.MaxScanTime");
+  EXPECT_TRUE(scanWithin(std::chrono::minutes(2)).findings.empty());
+}
+
 // The cases where the decoded parts could show less than libclamav's mail parser.
 class WholeMessageReasonTest : public ::testing::Test {
  protected:
