@@ -279,8 +279,9 @@ TEST_F(AntivirusStageTest, EveryHiddenEicarIsFoundInBothScanModes) {
   for (const char* mode : {"parts", "message"}) {
     const auto p = load(std::string("database = \"db\"\nscan = \"") + mode + "\"\n");
     for (const auto& [what, message] : infectedMessages()) {
-      ASSERT_EQ(message.find("EICAR"), what == "plain" ? message.find("EICAR") : std::string::npos)
-          << what;
+      if (what != "plain") {
+        ASSERT_EQ(message.find("EICAR"), std::string::npos) << what << ": EICAR readable";
+      }
       const auto v = test::runPipeline(*p, message);
       EXPECT_EQ(virus(v), "Test.EICAR.NDB.UNOFFICIAL") << what << ", scan = " << mode;
     }
@@ -308,8 +309,8 @@ TEST_F(AntivirusStageTest, PhishingSignaturesAreNoticedByFileType) {
 TEST_F(AntivirusStageTest, PartsShareOneScanTimeLimit) {
   std::string body;
   for (int i = 0; i < 900; ++i) {
-    body += "--b1\r\nContent-Type: application/octet-stream\r\n\r\npart " + std::to_string(i) +
-            "\r\n";
+    body +=
+        "--b1\r\nContent-Type: application/octet-stream\r\n\r\npart " + std::to_string(i) + "\r\n";
   }
   const std::string message =
       "From: app@example.test\r\nTo: user@example.test\r\nSubject: parts\r\n"

@@ -330,8 +330,7 @@ class BlockingBatchTest : public PipelineTest {
     registry_.add("boom", [](StageConfig&) { return std::make_unique<BoomStage>(); });
   }
   // Runs kMessage through a pipeline of these stages (a type, then optionally more keys after
-  // a line break) and returns the verdict; stagesRun() names the stages
-  // that ran.
+  // a line break) on a one-thread blocking pool; stagesRun() names the stages that ran.
   Verdict runOnOneThreadPool(const std::vector<std::string>& stages) {
     std::string toml;
     for (const auto& stage : stages) {
@@ -341,15 +340,10 @@ class BlockingBatchTest : public PipelineTest {
     }
     write("pipeline.toml", toml);
     const auto p = Pipeline::load(dir_.path(), registry_);
-    asio::io_context io;
     asio::thread_pool blocking(1);
-    const Envelope env = test::testEnvelope();
-    const MessageView view(env, kMessage);
-    StageContext ctx{blocking};
-    auto future = asio::co_spawn(io, p->run(view, ctx), asio::use_future);
-    io.run();
+    const Verdict verdict = test::runPipelineOn(blocking, *p, kMessage);
     blocking.join();
-    return future.get();
+    return verdict;
   }
   std::vector<std::string> stagesRun(const Verdict& v) {
     std::vector<std::string> out;

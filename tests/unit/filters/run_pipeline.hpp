@@ -34,14 +34,14 @@ inline Envelope testEnvelope() {
   return env;
 }
 
-// outbound_only: Pipeline::runOutbound (a quarantine release) instead of Pipeline::run;
-// observer: StageContext::observer.
-inline filters::Verdict runPipeline(const filters::Pipeline& pipeline, const std::string& raw,
-                                    const Envelope& env = testEnvelope(),
-                                    bool outbound_only = false,
-                                    filters::StageObserver* observer = nullptr) {
+// Runs the pipeline with `blocking` as its blocking pool. outbound_only: Pipeline::runOutbound
+// (a quarantine release) instead of Pipeline::run; observer: StageContext::observer.
+inline filters::Verdict runPipelineOn(asio::thread_pool& blocking,
+                                      const filters::Pipeline& pipeline, const std::string& raw,
+                                      const Envelope& env = testEnvelope(),
+                                      bool outbound_only = false,
+                                      filters::StageObserver* observer = nullptr) {
   asio::io_context io;
-  asio::thread_pool blocking(2);
   const MessageView view(env, raw);
   filters::StageContext ctx{blocking};
   ctx.observer = observer;
@@ -49,7 +49,16 @@ inline filters::Verdict runPipeline(const filters::Pipeline& pipeline, const std
       asio::co_spawn(io, outbound_only ? pipeline.runOutbound(view, ctx) : pipeline.run(view, ctx),
                      asio::use_future);
   io.run();
-  auto verdict = future.get();
+  return future.get();
+}
+
+// The same with a pool of its own (two threads).
+inline filters::Verdict runPipeline(const filters::Pipeline& pipeline, const std::string& raw,
+                                    const Envelope& env = testEnvelope(),
+                                    bool outbound_only = false,
+                                    filters::StageObserver* observer = nullptr) {
+  asio::thread_pool blocking(2);
+  auto verdict = runPipelineOn(blocking, pipeline, raw, env, outbound_only, observer);
   blocking.join();
   return verdict;
 }
