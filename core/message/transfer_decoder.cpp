@@ -156,9 +156,14 @@ DecodeResult decodeTransfer(std::string_view encoded, TransferEncoding encoding,
   return result;
 }
 
+bool isUtf8Charset(std::string_view charset) {
+  return charset.empty() || charset == "utf-8" || charset == "utf8" || charset == "us-ascii" ||
+         charset == "ascii";
+}
+
 bool convertToUtf8(std::string& text, std::string_view charset) {
   const std::string name = toLower(trim(charset));
-  if (name.empty() || name == "utf-8" || name == "utf8" || name == "us-ascii" || name == "ascii") {
+  if (isUtf8Charset(name)) {
     return true;
   }
   gmime::ensureGMimeInitialized();

@@ -28,6 +28,10 @@ DecodeResult decodeTransfer(std::string_view encoded, TransferEncoding encoding,
 // True when base64 text has '=' padding followed by further base64 characters.
 bool hasBase64PaddingInMiddle(std::string_view encoded);
 
+// Whether text in `charset` (lower case, trimmed) is UTF-8 as it stands: UTF-8, US-ASCII, or no
+// charset at all.
+bool isUtf8Charset(std::string_view charset);
+
 // Converts `text` from `charset` to UTF-8 in place. Invalid input bytes become U+FFFD. Returns
 // false (text unchanged) when the charset is unknown; UTF-8, US-ASCII and "" are kept as is.
 bool convertToUtf8(std::string& text, std::string_view charset);

@@ -12,6 +12,7 @@
 #include <asio/post.hpp>
 #include <stdlib.h>
 
+#include "core/message/transfer_decoder.hpp"
 #include "core/util/log_event.hpp"
 #include "core/util/strings.hpp"
 
@@ -104,11 +105,6 @@ bool isTnef(const MimePart& part) {
   }
   return std::any_of(part.filenames.begin(), part.filenames.end(),
                      [](const std::string& name) { return iequals(name, "winmail.dat"); });
-}
-
-bool isUtf8Charset(std::string_view charset) {
-  return charset.empty() || charset == "utf-8" || charset == "utf8" || charset == "us-ascii" ||
-         charset == "ascii";
 }
 
 }  // namespace
