@@ -99,11 +99,10 @@ Spool::StoredMessage Spool::loadMessage(const QueueId& id) const {
   const std::uintmax_t size = std::filesystem::file_size(path, ec);
   if (!ec && size > kMapAbove) {
     out.file_ = MappedFile::open(path);
-    out.mapped_ = true;
   } else {
     out.text_ = readFile(path);
   }
-  const std::string_view all = out.mapped_ ? out.file_.bytes() : std::string_view(out.text_);
+  const std::string_view all = out.data();  // offset_ is still 0
   const std::size_t newline = all.find('\n');
   if (newline == std::string_view::npos) {
     throw std::runtime_error(path.string() + ": no record line");

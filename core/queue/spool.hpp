@@ -58,16 +58,16 @@ class Spool {
   class StoredMessage {
    public:
     std::string_view data() const {
-      return (mapped_ ? file_.bytes() : std::string_view(text_)).substr(offset_);
+      return (mapped() ? file_.bytes() : std::string_view(text_)).substr(offset_);
     }
-    bool mapped() const { return mapped_; }
+    // A mapped file is never empty: only files over kMapAbove are mapped.
+    bool mapped() const { return !file_.bytes().empty(); }
 
    private:
     friend class Spool;
     std::string text_;
     MappedFile file_;
     std::size_t offset_ = 0;
-    bool mapped_ = false;
   };
   StoredMessage loadMessage(const QueueId& id) const;
   // nullopt if absent; throws std::runtime_error if malformed.

@@ -38,7 +38,7 @@ MessageBuffer::MessageBuffer(std::filesystem::path spill_dir, std::size_t thresh
     : dir_(std::move(spill_dir)), threshold_(threshold) {}
 
 MessageBuffer::~MessageBuffer() {
-  release();
+  clear();
 }
 
 MessageBuffer::MessageBuffer(MessageBuffer&& other) noexcept
@@ -52,7 +52,7 @@ MessageBuffer::MessageBuffer(MessageBuffer&& other) noexcept
 
 MessageBuffer& MessageBuffer::operator=(MessageBuffer&& other) noexcept {
   if (this != &other) {
-    release();
+    clear();
     dir_ = std::move(other.dir_);
     threshold_ = other.threshold_;
     memory_ = std::move(other.memory_);
@@ -64,7 +64,7 @@ MessageBuffer& MessageBuffer::operator=(MessageBuffer&& other) noexcept {
   return *this;
 }
 
-void MessageBuffer::release() {
+void MessageBuffer::clear() {
   map_.reset();
   if (fd_ >= 0) {
     ::close(fd_);
@@ -75,13 +75,9 @@ void MessageBuffer::release() {
   size_ = 0;
 }
 
-void MessageBuffer::clear() {
-  release();
-}
-
 void MessageBuffer::fail(int err) {
   error_ = err != 0 ? err : EIO;
-  release();
+  clear();
 }
 
 void MessageBuffer::append(std::string_view bytes) {

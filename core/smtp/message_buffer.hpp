@@ -51,7 +51,6 @@ class MessageBuffer {
   void spill();
   void flush();
   void fail(int err);
-  void release();
 
   std::filesystem::path dir_;
   std::size_t threshold_;

@@ -139,12 +139,6 @@ TEST(DataReader, PipelinedBytesAfterEmptyMessage) {
   EXPECT_TRUE(reader.done());
 }
 
-TEST(DataReader, TakeMessageMovesItOut) {
-  DataReader reader(kMaxSize, kMaxLine);
-  reader.feed("abc\r\n.\r\n");
-  EXPECT_EQ(reader.takeMessage().view(), "abc\r\n");
-}
-
 struct SmugglingCase {
   const char* name;
   std::string_view marker;
