@@ -273,6 +273,33 @@ TEST_F(SmtpSessionTest, LargeMessageIsSpilledAndDeliveredIntact) {
   EXPECT_EQ(leftovers, 0U);
 }
 
+// A spill file that cannot be made (here tmp/ has gone) is the relay's fault, not the client's:
+// 451 4.3.0 after the end of DATA, never 250, the session goes on, and once tmp/ is back the
+// same message is accepted.
+TEST_F(SmtpSessionTest, FailedSpillIsATemporaryErrorAndTheSessionGoesOn) {
+  Relay& relay = relayToScripted();
+  std::string body;
+  while (body.size() < 2 * 1024 * 1024) {
+    body += std::string(76, 's') + "\r\n";
+  }
+  const std::string message = makeMessage("app@app.test", "r@ext.test", "spill", body);
+  const std::filesystem::path tmp = relay.spoolDir() / "tmp";
+  std::filesystem::rename(tmp, relay.spoolDir() / "tmp-away");
+  auto c = relay.client();
+  ASSERT_EQ(c->command("MAIL FROM:<app@app.test>").code, 250);
+  ASSERT_EQ(c->command("RCPT TO:<r@ext.test>").code, 250);
+  ASSERT_EQ(c->command("DATA").code, 354);
+  ASSERT_TRUE(c->sendRaw(message + ".\r\n"));
+  const SmtpReply refused = c->readReply();
+  EXPECT_EQ(refused.code, 451) << refused;
+  EXPECT_EQ(refused.enhanced(), "4.3.0") << refused;
+  EXPECT_EQ(c->command("NOOP").code, 250);
+  std::filesystem::rename(relay.spoolDir() / "tmp-away", tmp);
+  const auto sent = c->sendMail("app@app.test", {"r@ext.test"}, message);
+  EXPECT_EQ(sent.final.code, 250) << sent.final;
+  ASSERT_TRUE(smart_host_.waitForMessages(1, 30s));
+}
+
 TEST_F(SmtpSessionTest, HeaderSectionLimit) {
   Relay& relay = relayToScripted({"max_header_bytes = \"2K\""});
   std::string headers;
