@@ -36,6 +36,7 @@
 #include "core/util/blocking.hpp"
 #include "core/util/file_lock.hpp"
 #include "core/util/log_event.hpp"
+#include "core/util/malloc_tuning.hpp"
 #include "core/util/strings.hpp"
 
 namespace relayguard {
@@ -113,6 +114,7 @@ asio::awaitable<void> reloadTls(const TlsConfig& tls, net::TlsContextSlot& slot,
 
 int runRelayServer(const Config& config, const ServeOptions& options) {
   std::signal(SIGPIPE, SIG_IGN);
+  const bool malloc_tuned = tuneMallocForServer();  // before any thread starts
   try {
     asio::io_context io;
     metrics::RelayMetrics relay_metrics;
@@ -303,7 +305,9 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
     };
     wait_signal();
 
-    log::info("ready", {{"hostname", config.hostname}, {"spool", config.spool_dir.string()}});
+    log::info("ready", {{"hostname", config.hostname},
+                        {"spool", config.spool_dir.string()},
+                        {"malloc", malloc_tuned ? "tuned" : "GLIBC_TUNABLES"}});
     service::notifyReady("ready");
     unsigned threads = options.io_threads;
     if (threads == 0) {

@@ -1,0 +1,41 @@
+// malloc_tuning_test: the operator's GLIBC_TUNABLES win; once tuned, a freed block under the mmap
+// threshold stays at the top of the heap for reuse, and larger blocks come from mmap.
+#include "core/util/malloc_tuning.hpp"
+
+#include <cstdlib>
+#include <cstring>
+
+#include <gtest/gtest.h>
+#include <malloc.h>
+
+namespace relayguard {
+namespace {
+
+TEST(MallocTuning, OperatorsMallocTunablesWin) {
+  EXPECT_TRUE(wantMallocTuning(""));
+  EXPECT_TRUE(wantMallocTuning("glibc.rtld.nns=2"));
+  EXPECT_FALSE(wantMallocTuning("glibc.malloc.arena_max=2"));
+  EXPECT_FALSE(wantMallocTuning("glibc.rtld.nns=2:glibc.malloc.trim_threshold=0"));
+}
+
+// Runs on the main thread, whose heap mallinfo2().keepcost describes.
+TEST(MallocTuning, FreedBlocksUnderTheThresholdStayAndLargerOnesAreMapped) {
+  ASSERT_TRUE(tuneMallocForServer());
+  constexpr std::size_t kMid = 900 * 1024;
+  void* mid = std::malloc(kMid);
+  ASSERT_NE(mid, nullptr);
+  std::memset(mid, 1, kMid);
+  std::free(mid);
+  // glibc's default would have mapped the block and unmapped it again (or trimmed it away).
+  EXPECT_GE(mallinfo2().keepcost, kMid);
+
+  const std::size_t mapped_before = mallinfo2().hblks;
+  void* big = std::malloc(2 * kMmapThreshold);
+  ASSERT_NE(big, nullptr);
+  EXPECT_EQ(mallinfo2().hblks, mapped_before + 1);
+  std::free(big);
+  EXPECT_EQ(mallinfo2().hblks, mapped_before);
+}
+
+}  // namespace
+}  // namespace relayguard
