@@ -7,7 +7,7 @@
 // message paid for the same pages again: a page fault per 4 KiB page, expensive under a hypervisor.
 // Fixed thresholds keep up to kTrimThreshold of free memory per heap for reuse and send blocks of
 // kMmapThreshold and more (a spilled large message's decoded parts) straight back to the kernel
-// when freed. Measured in bench/README.md ("malloc thresholds").
+// when freed. Measured in bench/README.md ("Malloc thresholds").
 #pragma once
 
 #include <cstddef>
