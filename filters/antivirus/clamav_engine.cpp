@@ -3,6 +3,7 @@
 
 #include <mutex>
 #include <stdexcept>
+#include <string>
 
 #include <clamav.h>
 
@@ -11,7 +12,25 @@
 namespace relayguard::filters {
 namespace {
 
-// libclamav's own messages go to our log; its errors explain why a database did not load.
+// The first error libclamav reported during the scan running on this thread. A thread-local, not
+// the callback's context argument: libclamav reports some errors (its per-scan directory) before
+// it has the scan's context at hand, with a null context.
+struct ScanMessages {
+  std::string error;
+};
+thread_local ScanMessages* t_scan_messages = nullptr;
+
+// Points this thread's message callback at `messages` for the life of one scan.
+class CollectScanMessages {
+ public:
+  explicit CollectScanMessages(ScanMessages& messages) { t_scan_messages = &messages; }
+  CollectScanMessages(const CollectScanMessages&) = delete;
+  CollectScanMessages& operator=(const CollectScanMessages&) = delete;
+  ~CollectScanMessages() { t_scan_messages = nullptr; }
+};
+
+// libclamav's own messages go to our log; its errors explain why a database did not load, and
+// during a scan why the scan could not be finished.
 void logClamMessage(enum cl_msg severity, const char* /*fullmsg*/, const char* msg,
                     void* /*context*/) {
   std::string_view text(msg != nullptr ? msg : "");
@@ -20,6 +39,9 @@ void logClamMessage(enum cl_msg severity, const char* /*fullmsg*/, const char* m
   }
   if (severity == CL_MSG_ERROR) {
     log::warn("clamav", {{"msg", text}});
+    if (t_scan_messages != nullptr && t_scan_messages->error.empty()) {
+      t_scan_messages->error = text;
+    }
   } else if (severity == CL_MSG_WARN) {
     log::info("clamav", {{"msg", text}});
   } else {
@@ -141,13 +163,23 @@ ClamEngine::ScanResult ClamEngine::scan(std::string_view data, MailParser mail,
                       CL_SCAN_HEURISTIC_ENCRYPTED_DOC;
   const char* virus = nullptr;
   unsigned long scanned = 0;
-  const cl_error_t rc =
-      cl_scanmap_callback(map.get(), name, &virus, &scanned, engine_.get(), &options, nullptr);
-  if (rc == CL_CLEAN) {
-    return {};
+  ScanMessages messages;
+  cl_error_t rc = CL_CLEAN;
+  {
+    const CollectScanMessages collect(messages);
+    rc = cl_scanmap_callback(map.get(), name, &virus, &scanned, engine_.get(), &options, nullptr);
   }
   if (rc == CL_VIRUS) {
     return {true, virus != nullptr ? virus : "unnamed"};
+  }
+  // libclamav answers CL_CLEAN for bytes it never looked at when it cannot make its per-scan
+  // directory or a temporary file for an extracted part (a full or missing scratch folder); it
+  // says so only at error severity. A scan that reported an error has not shown the bytes clean.
+  if (rc == CL_CLEAN && !messages.error.empty()) {
+    throw std::runtime_error("ClamAV could not finish the scan: " + messages.error);
+  }
+  if (rc == CL_CLEAN) {
+    return {};
   }
   throw std::runtime_error(std::string("ClamAV scan failed: ") + cl_strerror(rc));
 }

@@ -482,6 +482,30 @@ TEST_F(AntivirusStageTest, TempDirHoldsTheScratchFolderWhileTheStageLives) {
   EXPECT_TRUE(entries().empty());
 }
 
+// libclamav makes a directory for every scan inside the stage's scratch folder, and when it
+// cannot (the folder gone, the tmpfs full) its scan_common() answers "clean" for bytes it never
+// looked at. A scan that could not run is an error here, never a clean message.
+TEST_F(AntivirusStageTest, AScanThatCannotMakeItsScratchDirectoryIsNeverClean) {
+  const auto scratch = dir_.path() / "scratch";
+  std::filesystem::create_directory(scratch);
+  const auto p = load("database = \"db\"\ntemp_dir = \"" + scratch.string() + "\"\n");
+  const auto held = std::filesystem::directory_iterator(scratch)->path();
+  std::filesystem::remove_all(held);
+  for (const auto& message : {plainMessage(eicar()), base64Attachment("invoice.com", eicar()),
+                              base64Attachment("report.txt", "quarterly numbers\n")}) {
+    const auto v = test::runPipeline(*p, message);
+    EXPECT_EQ(v.action, Action::kTempfail) << message;
+    ASSERT_EQ(v.stages.size(), 1U);
+    EXPECT_THAT(v.stages[0].error, HasSubstr("ClamAV could not finish the scan"));
+  }
+  // The folder back, scans work again.
+  std::filesystem::create_directory(held);
+  EXPECT_EQ(virus(test::runPipeline(*p, base64Attachment("invoice.com", eicar()))),
+            "Test.EICAR.NDB.UNOFFICIAL");
+  EXPECT_EQ(test::runPipeline(*p, base64Attachment("report.txt", "numbers\n")).action,
+            Action::kAccept);
+}
+
 // Without temp_dir, the runtime directory systemd names (RuntimeDirectory=relayguard, a tmpfs)
 // holds the scratch folder; a RUNTIME_DIRECTORY that is not an absolute directory is ignored.
 TEST_F(AntivirusStageTest, RuntimeDirectoryIsTheDefaultTempDir) {
