@@ -35,6 +35,10 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--perf", metavar="NAME", help="perf record -g the serve process of NAME's "
                     "last run into perf-NAME.data")
+    ap.add_argument("--perf-call-graph", default="fp", choices=["fp", "dwarf"],
+                    help="how perf unwinds: frame pointers (small files; libraries built "
+                    "without them show no callers) or DWARF (whole stacks, large files, "
+                    "sampled at 500 Hz to keep them in bounds)")
     args = ap.parse_args()
     variants = []
     for v in args.variants:
@@ -72,7 +76,9 @@ def main():
                     os.environ.update(saved)
                 perf = None
                 if args.perf == name and rep == args.reps - 1:
-                    perf = subprocess.Popen(["perf", "record", "-g", "-o", f"perf-{name}.data",
+                    unwind = (["-g"] if args.perf_call_graph == "fp"
+                              else ["--call-graph", "dwarf,32768", "-F", "500"])
+                    perf = subprocess.Popen(["perf", "record", *unwind, "-o", f"perf-{name}.data",
                                              "-p", str(relay.serve_pid())],
                                             stderr=subprocess.DEVNULL)
                 try:
