@@ -12,21 +12,18 @@
 namespace relayguard::filters {
 namespace {
 
-// The first error libclamav reported during the scan running on this thread. A thread-local, not
-// the callback's context argument: libclamav reports some errors (its per-scan directory) before
-// it has the scan's context at hand, with a null context.
-struct ScanMessages {
-  std::string error;
-};
-thread_local ScanMessages* t_scan_messages = nullptr;
+// Where the first error libclamav reports during the scan running on this thread goes. A
+// thread-local, not the callback's context argument: libclamav reports some errors (its per-scan
+// directory) before it has the scan's context at hand, with a null context.
+thread_local std::string* t_scan_error = nullptr;
 
-// Points this thread's message callback at `messages` for the life of one scan.
-class CollectScanMessages {
+// Points this thread's message callback at `error` for the life of one scan.
+class CollectScanError {
  public:
-  explicit CollectScanMessages(ScanMessages& messages) { t_scan_messages = &messages; }
-  CollectScanMessages(const CollectScanMessages&) = delete;
-  CollectScanMessages& operator=(const CollectScanMessages&) = delete;
-  ~CollectScanMessages() { t_scan_messages = nullptr; }
+  explicit CollectScanError(std::string& error) { t_scan_error = &error; }
+  CollectScanError(const CollectScanError&) = delete;
+  CollectScanError& operator=(const CollectScanError&) = delete;
+  ~CollectScanError() { t_scan_error = nullptr; }
 };
 
 // libclamav's own messages go to our log; its errors explain why a database did not load, and
@@ -39,8 +36,8 @@ void logClamMessage(enum cl_msg severity, const char* /*fullmsg*/, const char* m
   }
   if (severity == CL_MSG_ERROR) {
     log::warn("clamav", {{"msg", text}});
-    if (t_scan_messages != nullptr && t_scan_messages->error.empty()) {
-      t_scan_messages->error = text;
+    if (t_scan_error != nullptr && t_scan_error->empty()) {
+      *t_scan_error = text;
     }
   } else if (severity == CL_MSG_WARN) {
     log::info("clamav", {{"msg", text}});
@@ -163,22 +160,22 @@ ClamEngine::ScanResult ClamEngine::scan(std::string_view data, MailParser mail,
                       CL_SCAN_HEURISTIC_ENCRYPTED_DOC;
   const char* virus = nullptr;
   unsigned long scanned = 0;
-  ScanMessages messages;
+  std::string error;
   cl_error_t rc = CL_CLEAN;
   {
-    const CollectScanMessages collect(messages);
+    const CollectScanError collect(error);
     rc = cl_scanmap_callback(map.get(), name, &virus, &scanned, engine_.get(), &options, nullptr);
   }
   if (rc == CL_VIRUS) {
     return {true, virus != nullptr ? virus : "unnamed"};
   }
-  // libclamav answers CL_CLEAN for bytes it never looked at when it cannot make its per-scan
-  // directory or a temporary file for an extracted part (a full or missing scratch folder); it
-  // says so only at error severity. A scan that reported an error has not shown the bytes clean.
-  if (rc == CL_CLEAN && !messages.error.empty()) {
-    throw std::runtime_error("ClamAV could not finish the scan: " + messages.error);
-  }
   if (rc == CL_CLEAN) {
+    // libclamav answers CL_CLEAN for bytes it never looked at when it cannot make its per-scan
+    // directory or a temporary file for an extracted part (a full or missing scratch folder); it
+    // says so only at error severity. A scan that reported an error has not shown them clean.
+    if (!error.empty()) {
+      throw std::runtime_error("ClamAV could not finish the scan: " + error);
+    }
     return {};
   }
   throw std::runtime_error(std::string("ClamAV scan failed: ") + cl_strerror(rc));
