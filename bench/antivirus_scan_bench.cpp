@@ -23,11 +23,11 @@
 #include <string>
 #include <vector>
 
-#include <clamav.h>
 #include <openssl/evp.h>
 #include <unistd.h>
 
 #include "core/message/mime_view.hpp"
+#include "filters/antivirus/clamav_engine.hpp"
 
 namespace {
 
@@ -68,31 +68,13 @@ std::string benchMessage(std::size_t size, std::mt19937& rng) {
   return out + tail;
 }
 
-void check(cl_error_t rc, const char* what) {
-  if (rc != CL_SUCCESS) {
-    throw std::runtime_error(std::string(what) + ": " + cl_strerror(rc));
-  }
-}
+using relayguard::filters::ClamEngine;
 
-// One scan from memory with every parser on, except those in `off`; throws unless clean.
-void scan(cl_engine* engine, std::string_view bytes, unsigned int off) {
-  cl_fmap_t* map = cl_fmap_open_memory(bytes.data(), bytes.size());
-  if (map == nullptr) {
-    throw std::runtime_error("cl_fmap_open_memory failed");
-  }
-  cl_scan_options options{};
-  options.general = CL_SCAN_GENERAL_HEURISTICS;
-  options.parse = ~0U & ~off;
-  options.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX | CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE |
-                      CL_SCAN_HEURISTIC_ENCRYPTED_DOC;
-  const char* virus = nullptr;
-  unsigned long scanned = 0;
-  const cl_error_t rc =
-      cl_scanmap_callback(map, "bench", &virus, &scanned, engine, &options, nullptr);
-  cl_fmap_close(map);
-  if (rc != CL_CLEAN) {
-    throw std::runtime_error(std::string("scan: ") + cl_strerror(rc) + " " +
-                             (virus != nullptr ? virus : ""));
+// One scan from memory, as the antivirus stage makes it; throws unless clean.
+void scan(const ClamEngine& engine, std::string_view bytes, ClamEngine::MailParser mail) {
+  const ClamEngine::ScanResult result = engine.scan(bytes, mail, "bench");
+  if (result.infected) {
+    throw std::runtime_error("scan: " + result.virus);
   }
 }
 
@@ -117,13 +99,8 @@ int main(int argc, char** argv) {
          "45494341522d5354414e444152442d414e544956495255532d544553542d46494c452124482b482a\n";
   int status = 0;
   try {
-    check(cl_init(CL_INIT_DEFAULT), "cl_init");
-    cl_engine* engine = cl_engine_new();
-    check(cl_engine_set_str(engine, CL_ENGINE_TMPDIR, scratch.c_str()), "tmpdir");
-    check(cl_engine_set_num(engine, CL_ENGINE_DISABLE_CACHE, 1), "disable cache");
-    unsigned signatures = 0;
-    check(cl_load(db.c_str(), engine, &signatures, CL_DB_STDOPT), "cl_load");
-    check(cl_engine_compile(engine), "cl_engine_compile");
+    const ClamEngine engine(db, relayguard::filters::ClamLimits{}, scratch,
+                            ClamEngine::CleanCache::kOff);
     std::mt19937 rng(42);
     for (const std::size_t size : {std::size_t{4096}, std::size_t{102400}}) {
       std::vector<std::string> messages;
@@ -142,19 +119,19 @@ int main(int argc, char** argv) {
         }
         return std::chrono::duration<double, std::micro>(Clock::now() - start).count() / iterations;
       };
-      const double whole = time([&](std::size_t i) { scan(engine, messages[i], 0); });
+      const double whole =
+          time([&](std::size_t i) { scan(engine, messages[i], ClamEngine::MailParser::kOn); });
       const double parts = time([&](std::size_t i) {
-        scan(engine, messages[i], CL_SCAN_PARSE_MAIL);
+        scan(engine, messages[i], ClamEngine::MailParser::kOff);
         for (const auto& part : views[i].parts()) {
           if (!part.body.empty()) {
-            scan(engine, part.body, 0);
+            scan(engine, part.body, ClamEngine::MailParser::kOn);
           }
         }
       });
       std::printf("%6zu bytes: whole message %8.1f us   raw + decoded parts %8.1f us\n",
                   messages[0].size(), whole, parts);
     }
-    cl_engine_free(engine);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "antivirus_scan_bench: %s\n", e.what());
     status = 1;

@@ -102,7 +102,7 @@ void ClamEngine::EngineFree::operator()(cl_engine* engine) const {
 }
 
 ClamEngine::ClamEngine(const std::filesystem::path& database, const ClamLimits& limits,
-                       const std::filesystem::path& tmpdir) {
+                       const std::filesystem::path& tmpdir, CleanCache cache) {
   initOnce();
   engine_.reset(cl_engine_new());
   if (!engine_) {
@@ -118,6 +118,9 @@ ClamEngine::ClamEngine(const std::filesystem::path& database, const ClamLimits& 
   check(cl_engine_set_num(e, CL_ENGINE_MAX_SCANTIME, limits.max_scan_time.count()),
         "max_scan_time");
   check(cl_engine_set_str(e, CL_ENGINE_TMPDIR, tmpdir.c_str()), "temporary directory");
+  if (cache == CleanCache::kOff) {
+    check(cl_engine_set_num(e, CL_ENGINE_DISABLE_CACHE, 1), "clean cache");
+  }
   unsigned signatures = 0;
   const cl_error_t loaded = cl_load(database.c_str(), e, &signatures, CL_DB_STDOPT);
   std::error_code ec;

@@ -35,8 +35,11 @@ class ClamEngine {
 
   // Throws std::runtime_error (with ClamAV's error text) when the directory cannot be loaded,
   // holds no signatures, or the engine does not compile.
+  // libclamav's clean cache remembers the hashes of bytes found clean; kOff is for measuring
+  // scans of the same bytes again (bench/antivirus_scan_bench).
+  enum class CleanCache { kOn, kOff };
   ClamEngine(const std::filesystem::path& database, const ClamLimits& limits,
-             const std::filesystem::path& tmpdir);
+             const std::filesystem::path& tmpdir, CleanCache cache = CleanCache::kOn);
   ~ClamEngine();
   ClamEngine(const ClamEngine&) = delete;
   ClamEngine& operator=(const ClamEngine&) = delete;
