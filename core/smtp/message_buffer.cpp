@@ -37,39 +37,9 @@ int openUnnamed(const std::filesystem::path& dir) {
 MessageBuffer::MessageBuffer(std::filesystem::path spill_dir, std::size_t threshold)
     : dir_(std::move(spill_dir)), threshold_(threshold) {}
 
-MessageBuffer::~MessageBuffer() {
-  clear();
-}
-
-MessageBuffer::MessageBuffer(MessageBuffer&& other) noexcept
-    : dir_(std::move(other.dir_)),
-      threshold_(other.threshold_),
-      memory_(std::move(other.memory_)),
-      size_(std::exchange(other.size_, 0)),
-      fd_(std::exchange(other.fd_, -1)),
-      map_(std::exchange(other.map_, std::nullopt)),
-      error_(other.error_) {}
-
-MessageBuffer& MessageBuffer::operator=(MessageBuffer&& other) noexcept {
-  if (this != &other) {
-    clear();
-    dir_ = std::move(other.dir_);
-    threshold_ = other.threshold_;
-    memory_ = std::move(other.memory_);
-    size_ = std::exchange(other.size_, 0);
-    fd_ = std::exchange(other.fd_, -1);
-    map_ = std::exchange(other.map_, std::nullopt);
-    error_ = other.error_;
-  }
-  return *this;
-}
-
 void MessageBuffer::clear() {
   map_.reset();
-  if (fd_ >= 0) {
-    ::close(fd_);
-    fd_ = -1;
-  }
+  fd_.close();
   memory_.clear();
   memory_.shrink_to_fit();
   size_ = 0;
@@ -88,16 +58,16 @@ void MessageBuffer::append(std::string_view bytes) {
   map_.reset();
   memory_.append(bytes);
   size_ += bytes.size();
-  if (fd_ < 0 && !dir_.empty() && size_ > threshold_) {
+  if (!spilled() && !dir_.empty() && size_ > threshold_) {
     spill();
-  } else if (fd_ >= 0 && memory_.size() >= kWriteBlock) {
+  } else if (spilled() && memory_.size() >= kWriteBlock) {
     flush();
   }
 }
 
 void MessageBuffer::spill() {
-  fd_ = openUnnamed(dir_);
-  if (fd_ < 0) {
+  fd_ = UniqueFd(openUnnamed(dir_));
+  if (!fd_.valid()) {
     fail(errno);
     return;
   }
@@ -105,7 +75,7 @@ void MessageBuffer::spill() {
 }
 
 void MessageBuffer::flush() {
-  if (const int err = writeAll(fd_, memory_); err != 0) {
+  if (const int err = writeAll(fd_.get(), memory_); err != 0) {
     fail(err);
     return;
   }
@@ -119,7 +89,7 @@ std::string_view MessageBuffer::view() {
   if (failed()) {
     return {};
   }
-  if (fd_ < 0) {
+  if (!spilled()) {
     return memory_;
   }
   if (!map_) {
@@ -128,7 +98,7 @@ std::string_view MessageBuffer::view() {
       return {};
     }
     try {
-      map_.emplace(fd_, static_cast<std::size_t>(size_), dir_ / "(spilled message)");
+      map_.emplace(fd_.get(), static_cast<std::size_t>(size_), dir_ / "(spilled message)");
     } catch (const IoError& e) {
       fail(e.error());
       return {};

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "core/util/mapped_file.hpp"
+#include "core/util/unique_fd.hpp"
 
 namespace relayguard::smtp {
 
@@ -25,11 +26,8 @@ class MessageBuffer {
   // An empty spill_dir keeps every message in memory.
   explicit MessageBuffer(std::filesystem::path spill_dir = {},
                          std::size_t threshold = kDefaultSpillThreshold);
-  ~MessageBuffer();
-  MessageBuffer(MessageBuffer&& other) noexcept;
-  MessageBuffer& operator=(MessageBuffer&& other) noexcept;
-  MessageBuffer(const MessageBuffer&) = delete;
-  MessageBuffer& operator=(const MessageBuffer&) = delete;
+  MessageBuffer(MessageBuffer&&) noexcept = default;
+  MessageBuffer& operator=(MessageBuffer&&) noexcept = default;
 
   // Appends bytes. A spill file that cannot be created or written (a full disk) sets failed()
   // and drops the rest: the message is incomplete and must not be accepted.
@@ -38,7 +36,7 @@ class MessageBuffer {
   void clear();
 
   std::uint64_t size() const { return size_; }
-  bool spilled() const { return fd_ >= 0; }
+  bool spilled() const { return fd_.valid(); }
   bool failed() const { return error_ != 0; }
   // The errno of the failure (ENOSPC for a full disk), 0 without one.
   int error() const { return error_; }
@@ -56,7 +54,7 @@ class MessageBuffer {
   std::size_t threshold_;
   std::string memory_;  // the message while in memory; the pending write block once spilled
   std::uint64_t size_ = 0;
-  int fd_ = -1;
+  UniqueFd fd_;                    // the spill file, once spilled
   std::optional<MappedFile> map_;  // once view() was called on a spilled message
   int error_ = 0;
 };

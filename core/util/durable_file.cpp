@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/util/unique_fd.hpp"
+
 namespace relayguard {
 namespace {
 
@@ -16,33 +18,11 @@ namespace {
   throw IoError(what + " " + path.string() + ": " + std::strerror(err), err);
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-  }
-  int get() const { return fd_; }
-  // close() can report a deferred write error (NFS): check it on the success path.
-  int release() {
-    const int rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
-
- private:
-  int fd_;
-};
-
 // Writes every piece in order, then fsyncs; on failure removes the file.
 void writePiecesSynced(const std::filesystem::path& path, std::span<const std::string_view> pieces,
                        unsigned mode, Existing existing) {
   const int flags = existing == Existing::kNew ? O_EXCL | O_NOFOLLOW : O_TRUNC;
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | flags, mode));
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | flags, mode));
   if (fd.get() < 0) {
     fail("cannot create", path, errno);
   }
@@ -57,7 +37,7 @@ void writePiecesSynced(const std::filesystem::path& path, std::span<const std::s
     ::unlink(path.c_str());
     fail("cannot fsync", path, err);
   }
-  if (fd.release() != 0) {
+  if (fd.close() != 0) {
     const int err = errno;
     ::unlink(path.c_str());
     fail("cannot close", path, err);
@@ -93,7 +73,7 @@ void writeFileSynced(const std::filesystem::path& path, std::string_view data, u
 }
 
 void fsyncDirectory(const std::filesystem::path& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) {
     fail("cannot open directory", dir, errno);
   }
@@ -157,7 +137,7 @@ namespace {
 // `opened` sees the descriptor first (for its size). Throws IoError.
 template <class Opened, class Chunk>
 void readChunks(const std::filesystem::path& path, Opened&& opened, Chunk&& chunk) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     fail("cannot open", path, errno);
   }

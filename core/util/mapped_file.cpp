@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/util/durable_file.hpp"
+#include "core/util/unique_fd.hpp"
 
 namespace relayguard {
 
@@ -28,25 +29,20 @@ MappedFile::MappedFile(int fd, std::size_t size, const std::filesystem::path& na
 }
 
 MappedFile MappedFile::open(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  const auto error = [&path](const char* what) {
     const int err = errno;
-    throw IoError("cannot open " + path.string() + ": " + std::strerror(err), err);
+    return IoError(std::string("cannot ") + what + " " + path.string() + ": " + std::strerror(err),
+                   err);
+  };
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    throw error("open");
   }
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    throw IoError("cannot stat " + path.string() + ": " + std::strerror(err), err);
+  if (::fstat(fd.get(), &st) != 0) {
+    throw error("stat");
   }
-  try {
-    MappedFile out(fd, static_cast<std::size_t>(st.st_size), path);
-    ::close(fd);
-    return out;
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
+  return MappedFile(fd.get(), static_cast<std::size_t>(st.st_size), path);
 }
 
 MappedFile::~MappedFile() {
