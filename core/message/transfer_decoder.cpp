@@ -108,15 +108,13 @@ std::size_t findUuBegin(std::string_view in, std::string& name) {
 }  // namespace
 
 bool hasBase64PaddingInMiddle(std::string_view encoded) {
-  bool padded = false;
-  for (const char c : encoded) {
-    if (c == '=') {
-      padded = true;
-    } else if (padded && isBase64Char(c)) {
-      return true;
-    }
+  // Padding is normally the last thing in the part: find() (memchr) skips to it.
+  const std::size_t pad = encoded.find('=');
+  if (pad == std::string_view::npos) {
+    return false;
   }
-  return false;
+  return std::any_of(encoded.begin() + static_cast<std::ptrdiff_t>(pad), encoded.end(),
+                     isBase64Char);
 }
 
 DecodeResult decodeTransfer(std::string_view encoded, TransferEncoding encoding,

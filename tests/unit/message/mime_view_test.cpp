@@ -758,6 +758,8 @@ TEST(MimeTransferDecoder, DetectsPaddingInTheMiddle) {
   EXPECT_FALSE(hasBase64PaddingInMiddle("QUJDRA==\r\n"));
   EXPECT_FALSE(hasBase64PaddingInMiddle("QUJD\r\nRA==\r\n\r\n"));
   EXPECT_TRUE(hasBase64PaddingInMiddle("QUJDRA==\r\nRUZH"));
+  EXPECT_FALSE(hasBase64PaddingInMiddle("QUJD\r\nRUZH\r\n"));
+  EXPECT_TRUE(hasBase64PaddingInMiddle("QU=JD"));
   std::string out;
   const DecodeResult r = decodeTransfer("QUJDRA==\r\nRUZH\r\n", TransferEncoding::base64, 100, out);
   EXPECT_TRUE(r.malformed_base64);
