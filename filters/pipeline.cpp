@@ -1,10 +1,8 @@
 // pipeline: building and running the filter stages (see pipeline.hpp).
 #include "filters/pipeline.hpp"
 
-#include <algorithm>
 #include <optional>
 #include <set>
-#include <stdexcept>
 
 #include "core/util/log_event.hpp"
 
@@ -81,20 +79,6 @@ asio::awaitable<Verdict> Pipeline::run(const MessageView& message, StageContext&
 asio::awaitable<Verdict> Pipeline::runOutbound(const MessageView& message,
                                                StageContext& ctx) const {
   return runStages(message, ctx, true);
-}
-
-bool Pipeline::blockingOnly() const {
-  return std::all_of(stages_.begin(), stages_.end(),
-                     [](const Entry& e) { return e.stage->blocking() != nullptr; });
-}
-
-Verdict Pipeline::runHere(const MessageView& message, StageContext& ctx) const {
-  if (!blockingOnly()) {
-    throw std::logic_error("Pipeline::runHere: the pipeline has a stage that is not blocking");
-  }
-  Verdict verdict;
-  runBlockingStages(0, stages_.size(), message, ctx, false, verdict);
-  return verdict;
 }
 
 namespace {

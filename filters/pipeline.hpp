@@ -37,11 +37,6 @@ class Pipeline {
 
   asio::awaitable<Verdict> run(const MessageView& message, StageContext& ctx) const;
   asio::awaitable<Verdict> runOutbound(const MessageView& message, StageContext& ctx) const;
-  // Whether every stage is a blocking one (none waits on the network, as spf does). Then
-  // runHere() gives run()'s verdict on the calling thread, a blocking-pool job, so that the
-  // caller can do its own blocking work (storing the message) in the same trip to the pool.
-  bool blockingOnly() const;
-  Verdict runHere(const MessageView& message, StageContext& ctx) const;
 
   std::vector<std::string> stageNames() const;
   const rules::RuleSet& rules() const { return *rules_; }

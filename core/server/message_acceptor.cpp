@@ -109,6 +109,10 @@ bool MessageAcceptor::appendAudit(const nlohmann::json& record) {
   }
 }
 
+asio::awaitable<bool> MessageAcceptor::audited(const nlohmann::json& record) {
+  co_return co_await runBlocking(blocking_, [this, &record] { return appendAudit(record); });
+}
+
 asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& envelope,
                                                             std::string_view message) {
   const HeaderFacts headers = headerFacts(message);
@@ -127,123 +131,117 @@ asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& enve
     countRefusal("too_many_hops");
     co_return smtp::Reply{554, "5.4.6", "Too many hops (mail loop?)"};
   }
-  const Accepting msg{envelope, message, headers, queue::QueueId::generate()};
+  const auto id = queue::QueueId::generate();
   // The generation of rules this message runs on, even if a reload happens meanwhile.
   const std::shared_ptr<const filters::Pipeline> pipeline = pipeline_.load();
   const MessageView view(envelope, message);
   filters::StageContext ctx{blocking_, resolver_, config_.hostname};
   ctx.observer = metrics_ != nullptr ? this : nullptr;
-  // A pipeline with a stage that waits on the network (spf) runs from here; a pipeline of
-  // blocking stages only runs on the blocking pool, in the same trip as storing and recording
-  // (one hand-over between threads less per message).
-  std::optional<filters::Verdict> verdict;
-  auto started = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::duration took{};
-  if (!pipeline->blockingOnly()) {
-    verdict = co_await pipeline->run(view, ctx);
-    took = std::chrono::steady_clock::now() - started;
-  }
-  co_return co_await runBlocking(blocking_, [&] {
-    if (!verdict) {
-      started = std::chrono::steady_clock::now();
-      verdict = pipeline->runHere(view, ctx);
-      took = std::chrono::steady_clock::now() - started;
-    }
-    return settle(msg, *verdict, took);
-  });
-}
-
-smtp::Reply MessageAcceptor::settle(const Accepting& msg, const filters::Verdict& verdict,
-                                    std::chrono::steady_clock::duration took) {
-  count(verdict, took);
-  const Envelope& envelope = msg.envelope;
-  const std::string id = msg.id.str();
-  const auto record = verdictRecord(envelope, id, msg.headers.message_id, verdict,
+  const auto started = std::chrono::steady_clock::now();
+  const filters::Verdict verdict = co_await pipeline->run(view, ctx);
+  count(verdict, std::chrono::steady_clock::now() - started);
+  const auto record = verdictRecord(envelope, id.str(), headers.message_id, verdict,
                                     std::chrono::system_clock::now());
   const std::string rule = decidedBy(verdict);
   // The full record goes to the audit log; the process log gets one short line.
-  log::info("verdict", {{"id", id},
+  log::info("verdict", {{"id", id.str()},
                         {"client", envelope.client_ip},
                         {"from", envelope.mail_from.bracketed()},
                         {"verdict", filters::toString(verdict.action)},
                         {"by", rule}});
 
   if (verdict.action == filters::Action::kReject || verdict.action == filters::Action::kTempfail) {
-    if (!appendAudit(record)) {
+    const bool recorded = co_await audited(record);
+    if (!recorded) {
       countRefusal("audit_error");
-      return kUnrecorded;
+      co_return kUnrecorded;
     }
     if (verdict.action == filters::Action::kReject) {
-      return smtp::Reply{550, "5.7.1", "Message rejected by policy (" + rule + ")"};
+      co_return smtp::Reply{550, "5.7.1", "Message rejected by policy (" + rule + ")"};
     }
-    return smtp::Reply{451, "4.7.1", "Message deferred by policy, try again later"};
+    co_return smtp::Reply{451, "4.7.1", "Message deferred by policy, try again later"};
   }
 
   // What the relay adds in front; stored before the message without joining them in memory.
-  const std::string prefix = receivedHeader(envelope, config_.hostname, id) + verdict.headerBlock();
-  const StoredBytes data{prefix, msg.message};
+  const std::string prefix =
+      receivedHeader(envelope, config_.hostname, id.str()) + verdict.headerBlock();
+  const StoredBytes data{prefix, message};
   if (verdict.action == filters::Action::kQuarantine) {
     auto stored = record;
-    stored["id"] = id;
-    stored["subject"] = msg.headers.subject;
+    stored["id"] = id.str();
+    stored["subject"] = headers.subject;
     stored["helo"] = envelope.helo;
     stored["size"] = data.size();
-    stored["envelope"] = queue::QueuedMessage::fromEnvelope(msg.id, envelope, data.size()).toJson();
-    smtp::Reply reply = quarantine(msg, data, stored);
+    stored["envelope"] = queue::QueuedMessage::fromEnvelope(id, envelope, data.size()).toJson();
+    const smtp::Reply reply = co_await quarantine(id, envelope, data, stored);
     if (reply.positive()) {
-      log::warn("quarantined", {{"id", id},
+      log::warn("quarantined", {{"id", id.str()},
                                 {"client", envelope.client_ip},
                                 {"from", envelope.mail_from.bracketed()},
                                 {"rule", rule}});
     }
-    return reply;
+    co_return reply;
   }
-  return enqueue(msg, data, record);
+  co_return co_await enqueue(id, envelope, data, record);
 }
 
-smtp::Reply MessageAcceptor::quarantine(const Accepting& msg, const StoredBytes& data,
-                                        const nlohmann::json& stored) {
+asio::awaitable<smtp::Reply> MessageAcceptor::quarantine(const queue::QueueId& id,
+                                                         const Envelope& envelope,
+                                                         const StoredBytes& data,
+                                                         const nlohmann::json& stored) {
   try {
-    quarantine_.store(msg.id.str(), data.message, stored, data.prefix);
+    co_await runBlocking(blocking_, [this, &id, &data, &stored] {
+      quarantine_.store(id.str(), data.message, stored, data.prefix);
+    });
   } catch (const IoError& e) {
     countRefusal("storage_error");
-    return storageFailure(e, msg.envelope);
+    co_return storageFailure(e, envelope);
   }
-  if (!appendAudit(stored)) {
-    quarantine_.remove(msg.id.str());
+  const bool recorded = co_await audited(stored);
+  if (!recorded) {
+    co_await runBlocking(blocking_, [this, &id] { return quarantine_.remove(id.str()); });
     countRefusal("audit_error");
-    return kUnrecorded;
+    co_return kUnrecorded;
   }
-  return smtp::Reply{250, "2.0.0", "Ok: queued as " + msg.id.str()};
+  co_return smtp::Reply{250, "2.0.0", "Ok: queued as " + id.str()};
 }
 
-smtp::Reply MessageAcceptor::enqueue(const Accepting& msg, const StoredBytes& data,
-                                     const nlohmann::json& record) {
-  auto queued = queue::QueuedMessage::fromEnvelope(msg.id, msg.envelope, data.size());
-  // Committed, then the verdict line: a message the audit log cannot record is taken back out
-  // of the queue before anyone answers.
+asio::awaitable<smtp::Reply> MessageAcceptor::enqueue(const queue::QueueId& id,
+                                                      const Envelope& envelope,
+                                                      const StoredBytes& data,
+                                                      const nlohmann::json& record) {
+  auto queued = queue::QueuedMessage::fromEnvelope(id, envelope, data.size());
+  // Committed, then the verdict line, in one trip to the blocking pool: a message the audit log
+  // cannot record is taken back out of the queue before anyone answers.
+  bool recorded = false;
   try {
-    spool_.commit(queued, data.message, data.prefix);
+    recorded = co_await runBlocking(blocking_, [this, &queued, &data, &record] {
+      spool_.commit(queued, data.message, data.prefix);
+      if (appendAudit(record)) {
+        return true;
+      }
+      spool_.remove(queued.id);
+      return false;
+    });
   } catch (const IoError& e) {
     countRefusal("storage_error");
-    return storageFailure(e, msg.envelope);
+    co_return storageFailure(e, envelope);
   }
-  if (!appendAudit(record)) {
-    spool_.remove(queued.id);
+  if (!recorded) {
     countRefusal("audit_error");
-    return kUnrecorded;
+    co_return kUnrecorded;
   }
   std::string rcpts;
-  for (const auto& r : msg.envelope.rcpt_to) {
+  for (const auto& r : envelope.rcpt_to) {
     rcpts += (rcpts.empty() ? "" : ",") + r.bracketed();
   }
-  log::info("queued", {{"id", msg.id.str()},
-                       {"client", msg.envelope.client_ip},
-                       {"from", msg.envelope.mail_from.bracketed()},
+  log::info("queued", {{"id", id.str()},
+                       {"client", envelope.client_ip},
+                       {"from", envelope.mail_from.bracketed()},
                        {"to", rcpts},
                        {"size", data.size()}});
   on_queued_(std::move(queued));
-  return smtp::Reply{250, "2.0.0", "Ok: queued as " + msg.id.str()};
+  co_return smtp::Reply{250, "2.0.0", "Ok: queued as " + id.str()};
 }
 
 }  // namespace relayguard

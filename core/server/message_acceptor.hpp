@@ -19,7 +19,6 @@
 
 #include "core/audit/audit_log.hpp"
 #include "core/config/config.hpp"
-#include "core/message/header_scan.hpp"
 #include "core/metrics/relay_metrics.hpp"
 #include "core/quarantine/quarantine_store.hpp"
 #include "core/queue/spool.hpp"
@@ -44,7 +43,6 @@ struct StoredBytes {
 
 class MessageAcceptor : public smtp::MessageHandler, private filters::StageObserver {
  public:
-  // Called on a blocking-pool thread for each message queued and recorded, before its 250.
   using QueuedCallback = std::function<void(queue::QueuedMessage)>;
   MessageAcceptor(const Config& config, queue::Spool& spool, QuarantineStore& quarantine,
                   const PipelineSlot& pipeline, AuditLog& audit, asio::thread_pool& blocking,
@@ -55,23 +53,15 @@ class MessageAcceptor : public smtp::MessageHandler, private filters::StageObser
                                              std::string_view message) override;
 
  private:
-  // A message past the loop and size checks, on its way to a verdict.
-  struct Accepting {
-    const Envelope& envelope;
-    std::string_view message;
-    const HeaderFacts& headers;
-    queue::QueueId id;
-  };
-  // Steps 3 to 5 once the pipeline has run; everything here blocks (fsync), so it runs on the
-  // blocking pool, in the same trip as the stages when they are all blocking ones.
-  smtp::Reply settle(const Accepting& msg, const filters::Verdict& verdict,
-                     std::chrono::steady_clock::duration took);
   // Records the verdict durably; false (and a log line) when the audit log cannot be written.
+  // appendAudit on the calling thread (a blocking-pool job), audited from the session.
   bool appendAudit(const nlohmann::json& record);
+  asio::awaitable<bool> audited(const nlohmann::json& record);
   // Store in the quarantine area / the delivery queue, record the verdict, answer.
-  smtp::Reply quarantine(const Accepting& msg, const StoredBytes& data,
-                         const nlohmann::json& stored);
-  smtp::Reply enqueue(const Accepting& msg, const StoredBytes& data, const nlohmann::json& record);
+  asio::awaitable<smtp::Reply> quarantine(const queue::QueueId& id, const Envelope& envelope,
+                                          const StoredBytes& data, const nlohmann::json& stored);
+  asio::awaitable<smtp::Reply> enqueue(const queue::QueueId& id, const Envelope& envelope,
+                                       const StoredBytes& data, const nlohmann::json& record);
   // Stage timings from the pipeline (filters::StageObserver), into the metrics.
   void stageDone(std::string_view stage, std::chrono::steady_clock::duration took) override;
   // Counts the verdict, its findings and the pipeline's time (when metrics are kept).

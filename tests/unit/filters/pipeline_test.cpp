@@ -388,36 +388,6 @@ TEST_F(BlockingBatchTest, PolicyHoldsInsideATrip) {
   EXPECT_EQ(probe_.probe_saw_mark, -1);
 }
 
-// A pipeline of blocking stages only runs whole on the calling thread (the relay's blocking-pool
-// job that also stores the message), with the verdict run() gives; one with another stage
-// cannot.
-TEST_F(BlockingBatchTest, BlockingStagesOnlyRunOnTheCallingThread) {
-  write("10-content.toml",
-        "[[rule]]\nid = \"hello\"\nstage = \"content\"\naction = \"quarantine\"\n"
-        "header = \"Subject\"\npattern = \"Hello\"\n");
-  write("pipeline.toml",
-        "[[stage]]\ntype = \"boom\"\non_error = \"accept\"\n[[stage]]\ntype = \"content\"\n");
-  const auto p = Pipeline::load(dir_.path(), registry_);
-  ASSERT_TRUE(p->blockingOnly());
-  asio::thread_pool blocking(1);
-  const Envelope env = test::testEnvelope();
-  const MessageView view(env, kMessage);
-  StageContext ctx{blocking};
-  const Verdict here = p->runHere(view, ctx);
-  const Verdict there = test::runPipelineOn(blocking, *p, kMessage);
-  blocking.join();
-  EXPECT_THAT(stagesRun(here), ElementsAre("boom", "content"));
-  EXPECT_EQ(here.action, Action::kQuarantine);
-  EXPECT_EQ(here.stages[0].error, "scanner gone");
-  EXPECT_EQ(stagesRun(here), stagesRun(there));
-  EXPECT_EQ(here.action, there.action);
-
-  write("pipeline.toml", "[[stage]]\ntype = \"content\"\n[[stage]]\ntype = \"pass\"\n");
-  const auto mixed = Pipeline::load(dir_.path(), registry_);
-  EXPECT_FALSE(mixed->blockingOnly());
-  EXPECT_THROW(mixed->runHere(view, ctx), std::logic_error);
-}
-
 TEST(StageRegistry, RefusesDoubleRegistration) {
   StageRegistry registry;
   registerBuiltinStages(registry);
