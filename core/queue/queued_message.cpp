@@ -47,8 +47,7 @@ std::string_view toString(RecipientStatus s) {
 }
 
 QueuedMessage QueuedMessage::fromEnvelope(QueueId id, const Envelope& env, std::uint64_t size) {
-  QueuedMessage m;
-  m.id = std::move(id);
+  QueuedMessage m{std::move(id)};
   m.envelope = env;
   m.size = size;
   m.next_attempt = env.received;
@@ -106,8 +105,7 @@ QueuedMessage QueuedMessage::fromJson(const nlohmann::json& j) {
     if (!id) {
       throw std::runtime_error("bad queue id in queue record");
     }
-    QueuedMessage m;
-    m.id = *id;
+    QueuedMessage m{*id};
     m.envelope.mail_from = addressFrom(j.at("mail_from").get<std::string>());
     for (const auto& r : j.at("recipients")) {
       RecipientState s;

@@ -26,7 +26,11 @@ struct RecipientState {
 };
 
 struct QueuedMessage {
-  QueueId id = QueueId::generate();
+  // The id comes from whoever made the message (QueueId::generate() once, at the end of DATA)
+  // or from the record on disk: never a fresh one nobody asked for.
+  explicit QueuedMessage(QueueId message_id) : id(std::move(message_id)) {}
+
+  QueueId id;
   Envelope envelope;
   std::vector<RecipientState> recipients;
   std::uint64_t size = 0;
