@@ -90,7 +90,8 @@ def main():
                     relay.stop()
                 results.setdefault(name, []).append(r)
                 print(f"rep {rep + 1} {name}: accepted {r['accept_per_s']:.0f}/s e2e "
-                      f"{c.fmt(r['e2e_per_s'])}/s cpu {r['cpu_ms_per_msg']:.2f} ms/msg p99 "
+                      f"{c.fmt(r['e2e_per_s'])}/s cpu {r['cpu_ms_per_msg']:.2f} ms/msg "
+                      f"switches {r['context_switches_per_msg']:.1f}/msg p99 "
                       f"{c.fmt(r['latency_ms'].get('p99'), 1)} ms delivered "
                       f"{r['delivered']}/{r['accepted']}", flush=True)
     finally:
@@ -100,7 +101,9 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     for name, runs in results.items():
         print(f"{name}: median e2e {statistics.median(r['e2e_per_s'] or 0 for r in runs):.0f} "
-              f"msg/s, cpu {statistics.median(r['cpu_ms_per_msg'] for r in runs):.2f} ms/msg")
+              f"msg/s, cpu {statistics.median(r['cpu_ms_per_msg'] for r in runs):.2f} ms/msg, "
+              f"{statistics.median(r['context_switches_per_msg'] for r in runs):.1f} context "
+              "switches/msg")
 
 
 if __name__ == "__main__":

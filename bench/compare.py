@@ -152,6 +152,28 @@ def tree_cpu_seconds(roots):
     return ticks / CLK_TCK
 
 
+def tree_context_switches(roots):
+    """Context switches so far of every thread of the roots and their living descendants
+    (voluntary: a thread went to sleep, waiting; involuntary: it was preempted). A thread that
+    has exited takes its count with it, so this is for long-lived processes such as serve."""
+    total = 0
+    for pid in tree_pids(roots):
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/status") as f:
+                    for line in f:
+                        if line.startswith(("voluntary_ctxt_switches:",
+                                            "nonvoluntary_ctxt_switches:")):
+                            total += int(line.split()[1])
+            except OSError:
+                pass
+    return total
+
+
 def read_status_kib(pid, key):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -587,10 +609,12 @@ def measure(relay, sink, loadgen, message, count, concurrency, warmup):
     start = sink.status()
     base = start["messages"]
     cpu0 = tree_cpu_seconds(relay.roots())
+    switches0 = tree_context_switches(relay.roots())
     with MemorySampler(relay.roots()) as mem:
         load = run_load(loadgen, relay.port, message, count, concurrency)
         done = sink.wait_count(base + load["accepted"])
         cpu1 = tree_cpu_seconds(relay.roots())
+        switches1 = tree_context_switches(relay.roots())
     delivered = done["messages"] - base
     e2e_s = (done["last_ns"] - load["first_send_ns"]) / 1e9 if delivered else None
     accepted = load["accepted"]
@@ -603,6 +627,7 @@ def measure(relay, sink, loadgen, message, count, concurrency, warmup):
         "latency_ms": load["latency_ms"], "session_ms": load["session_ms"],
         "cpu_s": cpu1 - cpu0,
         "cpu_ms_per_msg": (cpu1 - cpu0) * 1000 / accepted if accepted else None,
+        "context_switches_per_msg": (switches1 - switches0) / accepted if accepted else None,
         "loadgen_cpu_s": load["cpu"]["user_s"] + load["cpu"]["sys_s"],
         "peak_rss_sum_kib": mem.peak_rss_kib, "peak_pss_sum_kib": mem.peak_pss_kib,
         "processes": mem.peak_processes,
