@@ -71,8 +71,7 @@ int utcDay(std::time_t t) {
 }
 
 [[noreturn]] void fail(const std::string& what, const std::filesystem::path& path) {
-  const int err = errno;
-  throw IoError(what + " " + path.string() + ": " + std::strerror(err), err);
+  throw IoError::fromErrno(what, path, errno);
 }
 
 }  // namespace

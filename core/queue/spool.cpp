@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -17,7 +16,7 @@ namespace {
 
 void makeDir(const std::filesystem::path& p) {
   if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST) {
-    throw IoError("cannot create " + p.string() + ": " + std::strerror(errno), errno);
+    throw IoError::fromErrno("cannot create", p, errno);
   }
 }
 

@@ -15,7 +15,7 @@ namespace relayguard {
 namespace {
 
 [[noreturn]] void fail(const std::string& what, const std::filesystem::path& path, int err) {
-  throw IoError(what + " " + path.string() + ": " + std::strerror(err), err);
+  throw IoError::fromErrno(what, path, err);
 }
 
 // Writes every piece in order, then fsyncs; on failure removes the file.
@@ -45,6 +45,10 @@ void writePiecesSynced(const std::filesystem::path& path, std::span<const std::s
 }
 
 }  // namespace
+
+IoError IoError::fromErrno(const std::string& what, const std::filesystem::path& path, int err) {
+  return IoError(what + " " + path.string() + ": " + std::strerror(err), err);
+}
 
 int writeAll(int fd, std::string_view data) {
   const char* p = data.data();

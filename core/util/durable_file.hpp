@@ -22,6 +22,8 @@ bool diskFullError(int err);
 class IoError : public std::runtime_error {
  public:
   IoError(const std::string& what, int err) : std::runtime_error(what), errno_(err) {}
+  // "<what> <path>: <strerror(err)>", e.g. "cannot create /var/spool/x: No space left on device".
+  static IoError fromErrno(const std::string& what, const std::filesystem::path& path, int err);
   int error() const { return errno_; }
   // ENOSPC/EDQUOT: the caller answers 452 rather than 451.
   bool diskFull() const { return diskFullError(errno_); }

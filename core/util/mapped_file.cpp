@@ -2,7 +2,6 @@
 #include "core/util/mapped_file.hpp"
 
 #include <cerrno>
-#include <cstring>
 #include <utility>
 
 #include <fcntl.h>
@@ -21,26 +20,20 @@ MappedFile::MappedFile(int fd, std::size_t size, const std::filesystem::path& na
   }
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   if (map == MAP_FAILED) {
-    const int err = errno;
-    throw IoError("cannot map " + name.string() + ": " + std::strerror(err), err);
+    throw IoError::fromErrno("cannot map", name, errno);
   }
   map_ = map;
   size_ = size;
 }
 
 MappedFile MappedFile::open(const std::filesystem::path& path) {
-  const auto error = [&path](const char* what) {
-    const int err = errno;
-    return IoError(std::string("cannot ") + what + " " + path.string() + ": " + std::strerror(err),
-                   err);
-  };
   const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
-    throw error("open");
+    throw IoError::fromErrno("cannot open", path, errno);
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) {
-    throw error("stat");
+    throw IoError::fromErrno("cannot stat", path, errno);
   }
   return MappedFile(fd.get(), static_cast<std::size_t>(st.st_size), path);
 }

@@ -94,6 +94,13 @@ TEST(DurableFile, ReadErrorsNameTheFile) {
   EXPECT_TRUE(IoError("full", ENOSPC).diskFull());
 }
 
+TEST(DurableFile, ErrnoErrorsSayWhatWhereAndWhy) {
+  const IoError e = IoError::fromErrno("cannot create", "/spool/tmp/x", ENOSPC);
+  EXPECT_STREQ(e.what(), "cannot create /spool/tmp/x: No space left on device");
+  EXPECT_EQ(e.error(), ENOSPC);
+  EXPECT_TRUE(e.diskFull());
+}
+
 // The spool's message files: a record line, then the message. The line may span reads.
 TEST(DurableFile, ReadsWhatFollowsTheFirstLine) {
   TempDir dir;
