@@ -23,7 +23,7 @@ void writePiecesSynced(const std::filesystem::path& path, std::span<const std::s
                        unsigned mode, Existing existing) {
   const int flags = existing == Existing::kNew ? O_EXCL | O_NOFOLLOW : O_TRUNC;
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | flags, mode));
-  if (fd.get() < 0) {
+  if (!fd.valid()) {
     fail("cannot create", path, errno);
   }
   for (const std::string_view piece : pieces) {
@@ -78,7 +78,7 @@ void writeFileSynced(const std::filesystem::path& path, std::string_view data, u
 
 void fsyncDirectory(const std::filesystem::path& dir) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) {
+  if (!fd.valid()) {
     fail("cannot open directory", dir, errno);
   }
   if (::fsync(fd.get()) != 0) {
@@ -142,7 +142,7 @@ namespace {
 template <class Opened, class Chunk>
 void readChunks(const std::filesystem::path& path, Opened&& opened, Chunk&& chunk) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
+  if (!fd.valid()) {
     fail("cannot open", path, errno);
   }
   opened(fd.get());
