@@ -114,7 +114,7 @@ asio::awaitable<void> reloadTls(const TlsConfig& tls, net::TlsContextSlot& slot,
 
 int runRelayServer(const Config& config, const ServeOptions& options) {
   std::signal(SIGPIPE, SIG_IGN);
-  const bool malloc_tuned = tuneMallocForServer();  // before any thread starts
+  const std::string_view malloc_tuning = tuneMallocForServer();  // before any thread starts
   try {
     asio::io_context io;
     metrics::RelayMetrics relay_metrics;
@@ -307,7 +307,7 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
 
     log::info("ready", {{"hostname", config.hostname},
                         {"spool", config.spool_dir.string()},
-                        {"malloc", malloc_tuned ? "tuned" : "GLIBC_TUNABLES"}});
+                        {"malloc", malloc_tuning}});
     service::notifyReady("ready");
     unsigned threads = options.io_threads;
     if (threads == 0) {

@@ -22,8 +22,9 @@ inline constexpr std::size_t kTrimThreshold = 4 * 1024 * 1024;
 // glibc.malloc.* setting): theirs win.
 bool wantMallocTuning(std::string_view glibc_tunables);
 
-// Applies the thresholds unless the environment's GLIBC_TUNABLES sets malloc itself; true when
-// applied. Call before threads start.
-bool tuneMallocForServer();
+// Applies the thresholds unless the environment's GLIBC_TUNABLES sets malloc itself, and says
+// what came of it, for the log: "tuned", "GLIBC_TUNABLES" (the operator's settings kept) or
+// "mallopt refused" (glibc's defaults kept). Call before threads start.
+std::string_view tuneMallocForServer();
 
 }  // namespace relayguard
