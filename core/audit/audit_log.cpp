@@ -92,9 +92,7 @@ std::string AuditLog::hmacHex(const std::string& key, std::string_view bytes) {
 }
 
 AuditLog::AuditLog(AuditOptions options) : options_(std::move(options)) {
-  if (::mkdir(options_.dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    fail("cannot create", options_.dir);
-  }
+  makePrivateDirectory(options_.dir);
   head_ = kZeroHash;
   const auto files = auditFiles(options_.dir);
   // Find the chain head, newest file first; cut a torn last line (never acknowledged).

@@ -4,27 +4,16 @@
 #include <algorithm>
 #include <cerrno>
 
-#include <sys/stat.h>
-
 #include "core/queue/queue_id.hpp"
 #include "core/util/durable_file.hpp"
 
 namespace relayguard {
-namespace {
-
-void makeDir(const std::filesystem::path& p) {
-  if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST) {
-    throw IoError::fromErrno("cannot create", p, errno);
-  }
-}
-
-}  // namespace
 
 QuarantineStore::QuarantineStore(const std::filesystem::path& spool_dir)
     : tmp_(spool_dir / "tmp"), dir_(spool_dir / "quarantine") {
-  makeDir(spool_dir);
-  makeDir(tmp_);
-  makeDir(dir_);
+  makePrivateDirectory(spool_dir);
+  makePrivateDirectory(tmp_);
+  makePrivateDirectory(dir_);
 }
 
 void QuarantineStore::store(const std::string& id, std::string_view message,

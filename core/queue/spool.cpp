@@ -6,19 +6,12 @@
 #include <fstream>
 
 #include <nlohmann/json.hpp>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/util/durable_file.hpp"
 
 namespace relayguard::queue {
 namespace {
-
-void makeDir(const std::filesystem::path& p) {
-  if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST) {
-    throw IoError::fromErrno("cannot create", p, errno);
-  }
-}
 
 std::vector<std::string> idsWithSuffix(const std::filesystem::path& dir, std::string_view suffix) {
   std::vector<std::string> out;
@@ -51,10 +44,10 @@ Spool::Spool(std::filesystem::path root)
       tmp_(root_ / "tmp"),
       queue_(root_ / "queue"),
       corrupt_(root_ / "corrupt") {
-  makeDir(root_);
-  makeDir(tmp_);
-  makeDir(queue_);
-  makeDir(corrupt_);
+  makePrivateDirectory(root_);
+  makePrivateDirectory(tmp_);
+  makePrivateDirectory(queue_);
+  makePrivateDirectory(corrupt_);
 }
 
 std::filesystem::path Spool::messagePath(const QueueId& id) const {

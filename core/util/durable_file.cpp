@@ -86,6 +86,12 @@ void fsyncDirectory(const std::filesystem::path& dir) {
   }
 }
 
+void makePrivateDirectory(const std::filesystem::path& dir) {
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    fail("cannot create", dir, errno);
+  }
+}
+
 void renameDurably(const std::filesystem::path& from, const std::filesystem::path& to) {
   if (::rename(from.c_str(), to.c_str()) != 0) {
     fail("cannot rename to " + to.string() + " from", from, errno);

@@ -48,6 +48,9 @@ void writeFileSynced(const std::filesystem::path& path, std::string_view data, u
 // Renames and fsyncs the target directory.
 void renameDurably(const std::filesystem::path& from, const std::filesystem::path& to);
 void fsyncDirectory(const std::filesystem::path& dir);
+
+// Creates `dir` readable by its owner only (0700) unless it exists; throws IoError.
+void makePrivateDirectory(const std::filesystem::path& dir);
 // Commits several files as one unit (a message and its record): each is written under tmp_dir
 // and fsynced, then renamed into dir in the given order, and dir is fsynced once. The last
 // file's rename is the commit point: readers treat the set as present when the last file is.

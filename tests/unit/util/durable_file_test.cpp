@@ -94,6 +94,21 @@ TEST(DurableFile, ReadErrorsNameTheFile) {
   EXPECT_TRUE(IoError("full", ENOSPC).diskFull());
 }
 
+TEST(DurableFile, PrivateDirectoriesAreTheOwnersOnly) {
+  TempDir dir;
+  const auto made = dir.path() / "spool";
+  makePrivateDirectory(made);
+  EXPECT_EQ(std::filesystem::status(made).permissions(), std::filesystem::perms::owner_all);
+  EXPECT_NO_THROW(makePrivateDirectory(made));  // already there
+  try {
+    makePrivateDirectory(dir.path() / "absent" / "queue");
+    FAIL() << "no error";
+  } catch (const IoError& e) {
+    EXPECT_EQ(e.error(), ENOENT);
+    EXPECT_THAT(e.what(), HasSubstr("cannot create " + (dir.path() / "absent").string()));
+  }
+}
+
 TEST(DurableFile, ErrnoErrorsSayWhatWhereAndWhy) {
   const IoError e = IoError::fromErrno("cannot create", "/spool/tmp/x", ENOSPC);
   EXPECT_STREQ(e.what(), "cannot create /spool/tmp/x: No space left on device");
