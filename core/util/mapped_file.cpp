@@ -1,7 +1,9 @@
 // mapped_file: read-only file mappings (see mapped_file.hpp).
 #include "core/util/mapped_file.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <utility>
 
 #include <fcntl.h>
@@ -36,6 +38,21 @@ MappedFile MappedFile::open(const std::filesystem::path& path) {
     throw IoError::fromErrno("cannot stat", path, errno);
   }
   return MappedFile(fd.get(), static_cast<std::size_t>(st.st_size), path);
+}
+
+void MappedFile::release(std::string_view range) const {
+  if (range.empty() || map_ == nullptr) {
+    return;
+  }
+  static const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto base = reinterpret_cast<std::uintptr_t>(map_);
+  const auto first = std::max(base, reinterpret_cast<std::uintptr_t>(range.data()) & ~(page - 1));
+  const auto last =
+      std::min(base + size_, reinterpret_cast<std::uintptr_t>(range.data()) + range.size());
+  if (last > first) {
+    // Advice only: a failure leaves the pages mapped, which costs memory, not correctness.
+    (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  }
 }
 
 MappedFile::~MappedFile() {

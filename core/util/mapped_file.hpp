@@ -3,6 +3,11 @@
 // cache, read in as they are touched and reclaimable by the kernel. Safe for the relay's own
 // files because they are only ever replaced by rename, never truncated in place, so a mapping
 // always sees a complete file (SIGBUS needs a truncation).
+//
+// Touched pages count as the process's memory while they stay mapped (VmRSS, VmHWM), so a pass
+// that reads a large file once, front to back, gives back each window it is done with
+// (release()): the pages leave the process, stay in the page cache, and come back on the next
+// touch. A 25 MiB message then costs a window of resident memory per pass, not its size.
 #pragma once
 
 #include <cstddef>
@@ -29,9 +34,50 @@ class MappedFile {
   // Valid while this object lives; moving it keeps the bytes where they are.
   std::string_view bytes() const { return {static_cast<const char*>(map_), size_}; }
 
+  // Drops the pages that hold `range` (a part of bytes(); widened to whole pages) from the
+  // process. The bytes stay readable: the mapping is read-only and never written, so the next
+  // touch maps them again from the page cache (or the file).
+  void release(std::string_view range) const;
+
  private:
   void* map_ = nullptr;
   std::size_t size_ = 0;
+};
+
+// Bytes that may lie in a mapped file: the view, and what a single front-to-back pass hands its
+// windows back to. For bytes in memory there is nothing to give back.
+struct PagedBytes {
+  // The window a pass reads before it gives the pages back.
+  static constexpr std::size_t kWindow = 1 << 20;
+
+  std::string_view data;
+  const MappedFile* file = nullptr;  // the mapping data lies in, if any
+  int fd = -1;                       // an open descriptor of that file, for readers that read()
+
+  // Gives back the pages of `done`, a part of data (nothing for bytes in memory).
+  void release(std::string_view done) const {
+    if (file != nullptr) {
+      file->release(done);
+    }
+  }
+  // Calls f(window) on consecutive windows of `range` (a part of data), releasing each after
+  // its call; a single call with the whole range when the bytes are in memory. f returns false
+  // to stop early.
+  template <class F>
+  bool forEachWindow(std::string_view range, F&& f) const {
+    if (file == nullptr) {
+      return f(range);
+    }
+    for (std::size_t at = 0; at < range.size(); at += kWindow) {
+      const std::string_view window = range.substr(at, kWindow);
+      const bool more = f(window);
+      release(window);
+      if (!more) {
+        return false;
+      }
+    }
+    return true;
+  }
 };
 
 }  // namespace relayguard
