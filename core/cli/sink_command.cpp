@@ -29,7 +29,7 @@ class MaildirHandler : public smtp::MessageHandler {
       : dir_(std::move(dir)), blocking_(blocking) {}
 
   asio::awaitable<smtp::Reply> handleMessage(const Envelope& env,
-                                             std::string_view message) override {
+                                             const PagedBytes& message) override {
     const auto id = queue::QueueId::generate().str();
     std::string rcpts;
     for (const auto& r : env.rcpt_to) {
@@ -37,7 +37,7 @@ class MaildirHandler : public smtp::MessageHandler {
     }
     std::string data =
         "Return-Path: " + env.mail_from.bracketed() + "\r\nX-Envelope-To: " + rcpts + "\r\n";
-    data += message;
+    data += message.data;
     try {
       co_await runBlocking(blocking_, [this, &id, &data] {
         writeFileDurably(dir_ / ("." + id + ".tmp"), dir_ / (id + ".eml"), data, 0644);
@@ -46,9 +46,10 @@ class MaildirHandler : public smtp::MessageHandler {
       log::error("sink_store_failed", {{"error", e.what()}});
       co_return smtp::Reply{451, "4.3.0", "cannot store message"};
     }
-    log::info(
-        "sink_stored",
-        {{"id", id}, {"from", env.mail_from.bracketed()}, {"to", rcpts}, {"size", message.size()}});
+    log::info("sink_stored", {{"id", id},
+                              {"from", env.mail_from.bracketed()},
+                              {"to", rcpts},
+                              {"size", message.data.size()}});
     co_return smtp::Reply{250, "2.0.0", "Ok: stored as " + id};
   }
 

@@ -487,13 +487,13 @@ class MimeViewBuilder {
   gmime::ParserOptions options_;
 };
 
-MimeView MimeView::parse(std::string_view raw, const MimeLimits& limits) {
+MimeView MimeView::parse(const PagedBytes& raw, const MimeLimits& limits) {
   MimeView view;
   try {
     gmime::ensureGMimeInitialized();
     MimeViewBuilder builder(limits, view);
     try {
-      builder.build(raw);
+      builder.build(raw.data);
     } catch (const std::exception&) {
       // Out of memory half-way: keep what was built and say the view is incomplete.
       builder.addProblem(mime_problem::kUnparseable);

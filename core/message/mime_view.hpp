@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/util/mapped_file.hpp"
+
 namespace relayguard {
 
 struct MimeLimits {
@@ -78,7 +80,7 @@ struct MimePart {
 
 class MimeView {
  public:
-  static MimeView parse(std::string_view raw, const MimeLimits& limits = {});
+  static MimeView parse(const PagedBytes& raw, const MimeLimits& limits = {});
 
   const std::vector<MimePart>& parts() const { return parts_; }
   // Every value of the named top-level header field, RFC 2047 decoded to UTF-8, unfolded. At

@@ -143,7 +143,8 @@ asio::awaitable<void> PickupDirectory::take(const std::filesystem::path& file) {
   envelope.helo = "pickup";
   envelope.body_8bit = parsed->body_8bit;
   envelope.received = std::chrono::system_clock::now();
-  const smtp::Reply reply = co_await handler_.handleMessage(envelope, parsed->data);
+  const PagedBytes data(parsed->data);
+  const smtp::Reply reply = co_await handler_.handleMessage(envelope, data);
   const std::string answer = reply.oneLine();
   if (reply.positive()) {
     log::info("pickup_taken", {{"file", file.filename().string()}, {"reply", answer}});

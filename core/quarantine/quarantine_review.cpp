@@ -144,9 +144,10 @@ asio::awaitable<ReviewOutcome> QuarantineReview::releaseClaimed(const std::strin
 
   // After the verdict stages: the outbound ones (DKIM) prepare it like any accepted message.
   const std::shared_ptr<const filters::Pipeline> pipeline = pipeline_();
-  const MessageView view(queued.envelope, *message);
+  // On the heap: GCC 12 warns (falsely, -Wmismatched-new-delete) about this frame holding it.
+  const auto view = std::make_unique<const MessageView>(queued.envelope, *message);
   filters::StageContext ctx{blocking_};
-  const filters::Verdict outbound = co_await pipeline->runOutbound(view, ctx);
+  const filters::Verdict outbound = co_await pipeline->runOutbound(*view, ctx);
   if (outbound.action > filters::Action::kTag) {
     std::string why;
     for (const auto& s : outbound.stages) {

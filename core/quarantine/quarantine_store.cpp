@@ -16,7 +16,7 @@ QuarantineStore::QuarantineStore(const std::filesystem::path& spool_dir)
   makePrivateDirectory(dir_);
 }
 
-void QuarantineStore::store(const std::string& id, std::string_view message,
+void QuarantineStore::store(const std::string& id, const PagedBytes& message,
                             const nlohmann::json& record, std::string_view prefix) {
   const std::string json = record.dump();
   commitFiles(tmp_, dir_, {{id + ".msg", {prefix, message}}, {id + ".json", {json}}});

@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/util/mapped_file.hpp"
+
 namespace relayguard {
 
 class QuarantineStore {
@@ -24,7 +26,7 @@ class QuarantineStore {
 
   // Stores prefix + message (prefix: header fields the relay adds in front) and the record.
   // Throws IoError (diskFull() for ENOSPC); leaves nothing behind on failure.
-  void store(const std::string& id, std::string_view message, const nlohmann::json& record,
+  void store(const std::string& id, const PagedBytes& message, const nlohmann::json& record,
              std::string_view prefix = {});
   // Removes a stored message (record first); false if it was not there.
   bool remove(const std::string& id);

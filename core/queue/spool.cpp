@@ -58,7 +58,8 @@ std::filesystem::path Spool::recordPath(const QueueId& id) const {
   return queue_ / (id.str() + ".env");
 }
 
-void Spool::commit(const QueuedMessage& record, std::string_view message, std::string_view prefix) {
+void Spool::commit(const QueuedMessage& record, const PagedBytes& message,
+                   std::string_view prefix) {
   const std::string head = record.toJson().dump() + "\n";  // dump() never writes a newline
   FileToCommit file{record.id.str() + ".msg", {head, prefix, message}};
   commitFiles(tmp_, queue_, {file}, &queue_sync_);

@@ -42,7 +42,7 @@ class Spool {
   // Stores prefix + message as ID.msg (prefix: header fields the relay adds in front), with
   // the record in its first line.
   // Throws IoError (diskFull() for ENOSPC) and leaves nothing behind on failure.
-  void commit(const QueuedMessage& record, std::string_view message, std::string_view prefix = {});
+  void commit(const QueuedMessage& record, const PagedBytes& message, std::string_view prefix = {});
   // Atomically replaces the stored delivery state.
   void update(const QueuedMessage& record);
   // Removes a message (ID.msg first: a crash in between leaves an ID.env recover() deletes).

@@ -114,8 +114,8 @@ asio::awaitable<bool> MessageAcceptor::audited(const nlohmann::json& record) {
 }
 
 asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& envelope,
-                                                            std::string_view message) {
-  const HeaderFacts headers = headerFacts(message);
+                                                            const PagedBytes& message) {
+  const HeaderFacts headers = headerFacts(message.data);
   if (headers.bytes > config_.limits.max_header_bytes) {
     log::warn("refused", {{"client", envelope.client_ip},
                           {"from", envelope.mail_from.bracketed()},

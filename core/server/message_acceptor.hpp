@@ -37,8 +37,8 @@ std::string receivedHeader(const Envelope& env, const std::string& hostname,
 // as received, kept apart so that a large message is never copied to join them.
 struct StoredBytes {
   std::string_view prefix;
-  std::string_view message;
-  std::size_t size() const { return prefix.size() + message.size(); }
+  PagedBytes message;
+  std::size_t size() const { return prefix.size() + message.data.size(); }
 };
 
 class MessageAcceptor : public smtp::MessageHandler, private filters::StageObserver {
@@ -50,7 +50,7 @@ class MessageAcceptor : public smtp::MessageHandler, private filters::StageObser
                   metrics::RelayMetrics* metrics = nullptr);
 
   asio::awaitable<smtp::Reply> handleMessage(const Envelope& envelope,
-                                             std::string_view message) override;
+                                             const PagedBytes& message) override;
 
  private:
   // Records the verdict durably; false (and a log line) when the audit log cannot be written.

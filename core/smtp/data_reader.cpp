@@ -29,8 +29,8 @@ void DataReader::append(std::string_view s) {
   }
 }
 
-std::string_view DataReader::message() {
-  const std::string_view bytes = message_.view();
+PagedBytes DataReader::message() {
+  const PagedBytes bytes = message_.bytes();
   if (message_.failed()) {
     flag(kStorage);
   }

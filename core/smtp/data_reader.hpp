@@ -45,7 +45,7 @@ class DataReader {
   // kTooBig or kStorage is set.
   // For a spilled message the first call maps the file; if that fails, kStorage is set and
   // the view is empty.
-  std::string_view message();
+  PagedBytes message();
   int storageError() const { return message_.error(); }
   // Octets received so far, before unstuffing (for logs).
   std::uint64_t received() const { return received_; }

@@ -107,4 +107,9 @@ std::string_view MessageBuffer::view() {
   return map_->bytes();
 }
 
+PagedBytes MessageBuffer::bytes() {
+  const std::string_view data = view();
+  return map_ ? PagedBytes(data, &*map_, fd_.get()) : PagedBytes(data);
+}
+
 }  // namespace relayguard::smtp

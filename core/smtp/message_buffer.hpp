@@ -44,6 +44,9 @@ class MessageBuffer {
   // maps the file; the view stays valid until the buffer is cleared or destroyed. Empty when
   // failed().
   std::string_view view();
+  // view() with the mapping and descriptor of a spilled message, for passes that give the
+  // pages they have read back.
+  PagedBytes bytes();
 
  private:
   void spill();

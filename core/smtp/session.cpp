@@ -450,7 +450,7 @@ asio::awaitable<bool> Session::onData() {
   }
   Transaction txn = std::move(txn_);
   resetTransaction();
-  const std::string_view message = reader.message();  // may still fail (kStorage)
+  const PagedBytes message = reader.message();  // may still fail (kStorage)
   const auto problems = reader.problems();
   if (problems != DataReader::kNone) {
     Reply refusal;

@@ -36,6 +36,7 @@
 #include "core/smtp/message_buffer.hpp"
 #include "core/smtp/reply.hpp"
 #include "core/smtp/smtp_stream.hpp"
+#include "core/util/mapped_file.hpp"
 
 namespace relayguard::auth {
 class Authenticator;
@@ -54,7 +55,7 @@ class MessageHandler {
   // file it was spilled to). The reply goes to the client as is. Both live until the returned
   // awaitable completes.
   virtual asio::awaitable<Reply> handleMessage(const Envelope& envelope,
-                                               std::string_view message) = 0;
+                                               const PagedBytes& message) = 0;
 };
 
 struct SessionSettings {

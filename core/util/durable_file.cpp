@@ -18,16 +18,22 @@ namespace {
   throw IoError::fromErrno(what, path, err);
 }
 
-// Writes every piece in order, then fsyncs; on failure removes the file.
-void writePiecesSynced(const std::filesystem::path& path, std::span<const std::string_view> pieces,
+// Writes every piece in order, then fsyncs; on failure removes the file. A piece in a mapped
+// file is written a window at a time, each given back once written.
+void writePiecesSynced(const std::filesystem::path& path, std::span<const PagedBytes> pieces,
                        unsigned mode, Existing existing) {
   const int flags = existing == Existing::kNew ? O_EXCL | O_NOFOLLOW : O_TRUNC;
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | flags, mode));
   if (!fd.valid()) {
     fail("cannot create", path, errno);
   }
-  for (const std::string_view piece : pieces) {
-    if (const int err = writeAll(fd.get(), piece); err != 0) {
+  for (const PagedBytes& piece : pieces) {
+    int err = 0;
+    piece.forEachWindow(piece.data, [&](std::string_view window) {
+      err = writeAll(fd.get(), window);
+      return err == 0;
+    });
+    if (err != 0) {
       ::unlink(path.c_str());
       fail("cannot write", path, err);
     }
@@ -73,7 +79,8 @@ bool diskFullError(int err) {
 
 void writeFileSynced(const std::filesystem::path& path, std::string_view data, unsigned mode,
                      Existing existing) {
-  writePiecesSynced(path, std::span(&data, 1), mode, existing);
+  const PagedBytes piece(data);
+  writePiecesSynced(path, std::span(&piece, 1), mode, existing);
 }
 
 void fsyncDirectory(const std::filesystem::path& dir) {

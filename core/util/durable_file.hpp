@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/util/group_sync.hpp"
+#include "core/util/mapped_file.hpp"
 
 namespace relayguard {
 
@@ -59,7 +60,7 @@ struct FileToCommit {
   std::string name;  // file name within dir (and, temporarily, within tmp_dir)
   // Written in order: e.g. a record line, the header fields the relay adds, then the message as
   // received, without first joining them in memory (a 25 MiB message would be held twice).
-  std::vector<std::string_view> pieces;
+  std::vector<PagedBytes> pieces;
 };
 // dir_sync: when given, the final fsync of dir goes through it, shared with concurrent commits.
 void commitFiles(const std::filesystem::path& tmp_dir, const std::filesystem::path& dir,

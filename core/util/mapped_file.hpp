@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 namespace relayguard {
@@ -49,6 +50,15 @@ class MappedFile {
 struct PagedBytes {
   // The window a pass reads before it gives the pages back.
   static constexpr std::size_t kWindow = 1 << 20;
+
+  PagedBytes() = default;
+  // Bytes in memory (implicit, as a string_view is).
+  PagedBytes(std::string_view bytes) : data(bytes) {}    // NOLINT(google-explicit-constructor)
+  PagedBytes(const std::string& bytes) : data(bytes) {}  // NOLINT(google-explicit-constructor)
+  PagedBytes(const char* bytes) : data(bytes) {}         // NOLINT(google-explicit-constructor)
+  // Bytes in `mapping` (nullptr: in memory), read from the open file `descriptor` if given.
+  PagedBytes(std::string_view bytes, const MappedFile* mapping, int descriptor = -1)
+      : data(bytes), file(mapping), fd(descriptor) {}
 
   std::string_view data;
   const MappedFile* file = nullptr;  // the mapping data lies in, if any

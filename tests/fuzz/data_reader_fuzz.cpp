@@ -120,7 +120,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!reader.done()) {
       FUZZ_CHECK(n == chunk);  // until the end, every byte offered is consumed
     }
-    FUZZ_CHECK(reader.message().size() <= max_size);
+    FUZZ_CHECK(reader.message().data.size() <= max_size);
     consumed += n;
     offered += chunk;
     FUZZ_CHECK(reader.received() == consumed);
@@ -155,7 +155,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(((problems & DataReader::kLineTooLong) != 0) == (ref.longest + 2 > max_line));
     FUZZ_CHECK(((problems & DataReader::kTooBig) != 0) == (ref.message.size() > max_size));
     if ((problems & DataReader::kTooBig) == 0) {
-      FUZZ_CHECK(reader.message() == ref.message);
+      FUZZ_CHECK(reader.message().data == ref.message);
     }
   }
 
@@ -164,6 +164,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(whole.feed(stream) == consumed);
   FUZZ_CHECK(whole.done() == reader.done());
   FUZZ_CHECK(whole.problems() == reader.problems());
-  FUZZ_CHECK(whole.message() == reader.message());
+  FUZZ_CHECK(whole.message() == reader.message().data);
   return 0;
 }

@@ -38,7 +38,7 @@ TEST(DataReader, ReadsNormalMessage) {
   EXPECT_EQ(feedAll(reader, input), input.size());
   EXPECT_TRUE(reader.done());
   EXPECT_EQ(reader.problems(), DataReader::kNone);
-  EXPECT_EQ(reader.message(), "Subject: hi\r\n\r\nHello\r\nworld\r\n");
+  EXPECT_EQ(reader.message().data, "Subject: hi\r\n\r\nHello\r\nworld\r\n");
   EXPECT_EQ(reader.received(), input.size());
 }
 
@@ -48,7 +48,7 @@ TEST(DataReader, NotDoneWithoutEndMarker) {
   EXPECT_EQ(feedAll(reader, input), input.size());
   EXPECT_FALSE(reader.done());
   EXPECT_EQ(reader.problems(), DataReader::kNone);
-  EXPECT_EQ(reader.message(), input);
+  EXPECT_EQ(reader.message().data, input);
 }
 
 TEST(DataReader, UnstuffsLeadingDots) {
@@ -57,7 +57,7 @@ TEST(DataReader, UnstuffsLeadingDots) {
   EXPECT_EQ(feedAll(reader, input), input.size());
   ASSERT_TRUE(reader.done());
   EXPECT_EQ(reader.problems(), DataReader::kNone);
-  EXPECT_EQ(reader.message(), ".first\r\na\r\n.b\r\n..\r\n.\r\nc.d\r\n");
+  EXPECT_EQ(reader.message().data, ".first\r\na\r\n.b\r\n..\r\n.\r\nc.d\r\n");
 }
 
 TEST(DataReader, EmptyMessage) {
@@ -65,7 +65,7 @@ TEST(DataReader, EmptyMessage) {
   EXPECT_EQ(feedAll(reader, ".\r\n"), 3U);
   EXPECT_TRUE(reader.done());
   EXPECT_EQ(reader.problems(), DataReader::kNone);
-  EXPECT_EQ(reader.message(), "");
+  EXPECT_EQ(reader.message().data, "");
   EXPECT_EQ(reader.received(), 3U);
 }
 
@@ -73,7 +73,7 @@ TEST(DataReader, EmptyLinesThenEnd) {
   DataReader reader(kMaxSize, kMaxLine);
   EXPECT_EQ(feedAll(reader, "\r\n\r\n.\r\n"), 7U);
   EXPECT_TRUE(reader.done());
-  EXPECT_EQ(reader.message(), "\r\n\r\n");
+  EXPECT_EQ(reader.message().data, "\r\n\r\n");
 }
 
 TEST(DataReader, EndMarkerSplitAcrossFeeds) {
@@ -91,7 +91,7 @@ TEST(DataReader, EndMarkerSplitAcrossFeeds) {
   EXPECT_EQ(reader.feed("\n"), 1U);
   EXPECT_TRUE(reader.done());
   EXPECT_EQ(reader.problems(), DataReader::kNone);
-  EXPECT_EQ(reader.message(), "body\r\n");
+  EXPECT_EQ(reader.message().data, "body\r\n");
 }
 
 TEST(DataReader, ByteByByteGivesSameResult) {
@@ -102,8 +102,8 @@ TEST(DataReader, ByteByByteGivesSameResult) {
   EXPECT_EQ(feedBytewise(bytewise, input), input.size());
   EXPECT_TRUE(bytewise.done());
   EXPECT_EQ(bytewise.problems(), DataReader::kNone);
-  EXPECT_EQ(bytewise.message(), whole.message());
-  EXPECT_EQ(bytewise.message(), "From: a@b\r\n\r\n.dot\r\nline two\r\n\r\n");
+  EXPECT_EQ(bytewise.message().data, whole.message().data);
+  EXPECT_EQ(bytewise.message().data, "From: a@b\r\n\r\n.dot\r\nline two\r\n\r\n");
 }
 
 TEST(DataReader, EverySplitPointGivesSameResult) {
@@ -115,7 +115,7 @@ TEST(DataReader, EverySplitPointGivesSameResult) {
     consumed += reader.feed(std::string_view(input).substr(consumed));
     EXPECT_EQ(consumed, end) << "cut at " << cut;
     EXPECT_TRUE(reader.done()) << "cut at " << cut;
-    EXPECT_EQ(reader.message(), "a\r\n.b\r\nc\r\n") << "cut at " << cut;
+    EXPECT_EQ(reader.message().data, "a\r\n.b\r\nc\r\n") << "cut at " << cut;
   }
 }
 
@@ -125,12 +125,12 @@ TEST(DataReader, LeavesPipelinedBytesUnconsumed) {
   DataReader reader(kMaxSize, kMaxLine);
   EXPECT_EQ(feedAll(reader, input), message.size());
   EXPECT_TRUE(reader.done());
-  EXPECT_EQ(reader.message(), "Subject: x\r\n\r\nbody\r\n");
+  EXPECT_EQ(reader.message().data, "Subject: x\r\n\r\nbody\r\n");
   EXPECT_EQ(reader.received(), message.size());
   // Once done, nothing more is taken.
   EXPECT_EQ(reader.feed("QUIT\r\n"), 0U);
   EXPECT_EQ(reader.feed(".\r\n"), 0U);
-  EXPECT_EQ(reader.message(), "Subject: x\r\n\r\nbody\r\n");
+  EXPECT_EQ(reader.message().data, "Subject: x\r\n\r\nbody\r\n");
 }
 
 TEST(DataReader, PipelinedBytesAfterEmptyMessage) {
@@ -164,7 +164,7 @@ TEST_P(DataReaderSmuggling, RefusesFakeEndMarkerInBody) {
   EXPECT_TRUE(reader.done());
   EXPECT_EQ(reader.problems(), c.problems);
   EXPECT_EQ(reader.received(), head.size() + smuggled.size() + tail.size() - 6);
-  EXPECT_NE(reader.message().find("Subject: forged"), std::string::npos);
+  EXPECT_NE(reader.message().data.find("Subject: forged"), std::string::npos);
 }
 
 TEST_P(DataReaderSmuggling, RefusesFakeEndMarkerFedBytewise) {
@@ -256,7 +256,7 @@ TEST(DataReader, FlagsNulButKeepsReading) {
   EXPECT_EQ(reader.feed(input), input.size());
   EXPECT_TRUE(reader.done());
   EXPECT_EQ(reader.problems(), DataReader::kNul);
-  EXPECT_EQ(reader.message(), std::string("a\0b\r\n\0\r\n", 8));
+  EXPECT_EQ(reader.message().data, std::string("a\0b\r\n\0\r\n", 8));
 }
 
 TEST(DataReader, LineOf998OctetsIsAccepted) {
@@ -265,7 +265,7 @@ TEST(DataReader, LineOf998OctetsIsAccepted) {
   reader.feed(line + "\r\n.\r\n");
   EXPECT_TRUE(reader.done());
   EXPECT_EQ(reader.problems(), DataReader::kNone);
-  EXPECT_EQ(reader.message(), line + "\r\n");
+  EXPECT_EQ(reader.message().data, line + "\r\n");
 }
 
 TEST(DataReader, LineOf999OctetsIsTooLong) {
@@ -296,7 +296,7 @@ TEST(DataReader, StuffedDotCountsTowardsLineLength) {
   ok.feed("." + std::string(997, 'a') + "\r\n.\r\n");
   EXPECT_TRUE(ok.done());
   EXPECT_EQ(ok.problems(), DataReader::kNone);
-  EXPECT_EQ(ok.message(), std::string(997, 'a') + "\r\n");
+  EXPECT_EQ(ok.message().data, std::string(997, 'a') + "\r\n");
 
   DataReader too_long(kMaxSize, kMaxLine);
   too_long.feed("." + std::string(998, 'a') + "\r\n.\r\n");
@@ -310,7 +310,7 @@ TEST(DataReader, SizeLimitStillFindsEndMarker) {
   EXPECT_EQ(reader.feed(input), input.size() - 4);
   EXPECT_TRUE(reader.done());
   EXPECT_EQ(reader.problems(), DataReader::kTooBig);
-  EXPECT_LE(reader.message().size(), 100U);
+  EXPECT_LE(reader.message().data.size(), 100U);
   EXPECT_EQ(reader.received(), input.size() - 4);
 }
 
@@ -320,7 +320,7 @@ TEST(DataReader, SizeLimitBytewise) {
   EXPECT_EQ(feedBytewise(reader, input), input.size());
   EXPECT_TRUE(reader.done());
   EXPECT_EQ(reader.problems(), DataReader::kTooBig);
-  EXPECT_LE(reader.message().size(), 10U);
+  EXPECT_LE(reader.message().data.size(), 10U);
 }
 
 TEST(DataReader, MessageExactlyAtSizeLimitIsAccepted) {
@@ -328,7 +328,7 @@ TEST(DataReader, MessageExactlyAtSizeLimitIsAccepted) {
   exact.feed("12345678\r\n.\r\n");
   EXPECT_TRUE(exact.done());
   EXPECT_EQ(exact.problems(), DataReader::kNone);
-  EXPECT_EQ(exact.message(), "12345678\r\n");
+  EXPECT_EQ(exact.message().data, "12345678\r\n");
 
   DataReader over(10, kMaxLine);
   over.feed("123456789\r\n.\r\n");

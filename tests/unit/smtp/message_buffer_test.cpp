@@ -145,7 +145,7 @@ TEST(MessageBuffer, RefusedWriteFailsTheMessageButTheReaderReadsToTheEnd) {
   EXPECT_TRUE(reader.done());
   EXPECT_TRUE(reader.problems() & DataReader::kStorage);
   EXPECT_EQ(reader.storageError(), EFBIG);
-  EXPECT_EQ(reader.message(), "");
+  EXPECT_EQ(reader.message().data, "");
 }
 
 TEST(MessageBuffer, DataReaderSpillsTheUnstuffedMessage) {
@@ -162,7 +162,7 @@ TEST(MessageBuffer, DataReaderSpillsTheUnstuffedMessage) {
   ASSERT_TRUE(reader.done());
   EXPECT_EQ(reader.problems(), DataReader::kNone);
   EXPECT_EQ(openFilesIn(dir.path()), 1U) << "the message went to a spill file";
-  EXPECT_TRUE(reader.message() == expected);
+  EXPECT_TRUE(reader.message().data == expected);
 }
 
 }  // namespace
