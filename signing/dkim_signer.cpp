@@ -166,7 +166,8 @@ DkimSigner::DkimSigner(SignerOptions options)
 
 DkimSigner::~DkimSigner() = default;
 
-std::string DkimSigner::sign(std::string_view message, const DkimKey& key) const {
+std::string DkimSigner::sign(const PagedBytes& paged, const DkimKey& key) const {
+  const std::string_view message = paged.data;
   const bool ed25519 = key.algorithm() == DkimAlgorithm::kEd25519Sha256;
   DKIM_STAT status = DKIM_STAT_OK;
   // dkim_sign copies the key text, selector and domain.
@@ -186,9 +187,12 @@ std::string DkimSigner::sign(std::string_view message, const DkimKey& key) const
   if (status != DKIM_STAT_OK) {
     fail("loading the key", status, dkim.get());
   }
-  // dkim_chunk splits header fields and body itself; it only reads the buffer.
-  auto* data = reinterpret_cast<unsigned char*>(const_cast<char*>(message.data()));
-  status = dkim_chunk(dkim.get(), data, message.size());
+  // dkim_chunk splits header fields and body itself, across calls too; it only reads the buffer.
+  paged.forEachWindow(message, [&](std::string_view window) {
+    auto* data = reinterpret_cast<unsigned char*>(const_cast<char*>(window.data()));
+    status = dkim_chunk(dkim.get(), data, window.size());
+    return status == DKIM_STAT_OK;
+  });
   if (status != DKIM_STAT_OK) {
     fail("reading the message", status, dkim.get());
   }

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/util/mapped_file.hpp"
 #include "signing/dkim_key.hpp"
 
 namespace relayguard::signing {
@@ -55,7 +56,8 @@ class DkimSigner {
   // selector. Returns the field's value, folded with CRLF + TAB, so that
   // "DKIM-Signature: " + value + "\r\n" is the field to put on top of the message.
   // Throws std::runtime_error when libopendkim cannot sign (the text has its reason).
-  std::string sign(std::string_view message, const DkimKey& key) const;
+  // A message in a mapped file is read a window at a time, each given back once hashed.
+  std::string sign(const PagedBytes& message, const DkimKey& key) const;
 
  private:
   struct Library;

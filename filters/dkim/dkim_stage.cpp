@@ -115,9 +115,9 @@ std::vector<const signing::DkimKey*> DkimStage::keysFor(std::string_view domain)
   return out;
 }
 
-StageResult DkimStage::sign(std::string_view message) const {
+StageResult DkimStage::sign(const PagedBytes& message) const {
   StageResult result;
-  const signing::AuthorDomain author = signing::authorDomain(message);
+  const signing::AuthorDomain author = signing::authorDomain(message.data);
   using Status = signing::AuthorDomain::Status;
   if (author.status != Status::kOk) {
     const bool none = author.status == Status::kNoFrom;
@@ -141,7 +141,7 @@ StageResult DkimStage::sign(std::string_view message) const {
 }
 
 StageResult DkimStage::evaluate(const MessageView& message, StageContext& /*ctx*/) const {
-  return sign(message.raw());
+  return sign(message.paged());
 }
 
 }  // namespace relayguard::filters

@@ -50,7 +50,7 @@ class DkimStage : public BlockingStage {
   StageResult evaluate(const MessageView& message, StageContext& ctx) const override;
 
   // The whole job (what evaluate() does with the message's bytes).
-  StageResult sign(std::string_view message) const;
+  StageResult sign(const PagedBytes& message) const;
   // Every configured key, in pipeline.toml order.
   const std::vector<std::shared_ptr<const signing::DkimKey>>& keys() const { return options_.keys; }
   // The keys that sign mail whose author domain is `domain` (empty: none).

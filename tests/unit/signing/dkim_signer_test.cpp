@@ -21,6 +21,8 @@
 namespace relayguard::signing {
 namespace {
 
+constexpr std::size_t kWindow = PagedBytes::kWindow;
+
 using test::dkimpyVerify;
 using test::TempDir;
 using ::testing::HasSubstr;
@@ -104,6 +106,36 @@ INSTANTIATE_TEST_SUITE_P(AllCombinations, SignAndVerify,
                                                               DkimAlgorithm::kEd25519Sha256),
                                             ::testing::Values("relaxed/relaxed", "simple/simple",
                                                               "relaxed/simple", "simple/relaxed")));
+
+// A message in a mapped file is hashed a window at a time; windows that end between CR and LF,
+// and inside a run of trailing white space, sign as the whole message in memory does.
+TEST(DkimSigner, SignsAMappedMessageWindowByWindowAsInMemory) {
+  std::string message = kHeaders + "\r\n";
+  while (message.size() < kWindow - 1) {
+    message += "line of text   \r\n";
+  }
+  message.resize(kWindow - 1, 'x');
+  message += "\r\n";  // the first window ends after the CR
+  while (message.size() < 2 * kWindow - 3) {
+    message += "more text\r\n";
+  }
+  message.resize(2 * kWindow - 3, 'y');
+  message += " \t \r\n\r\n\r\n tail\r\n";  // the second window ends in white space
+  message += std::string(kWindow / 2, 'z') + "\r\n";
+  TempDir dir;
+  const MappedFile file = MappedFile::open(dir.write("big.eml", message));
+  ASSERT_EQ(file.bytes(), message);
+  const Keyed k = newKey(DkimAlgorithm::kRsaSha256);
+  for (const char* canon_text : {"relaxed/relaxed", "simple/simple"}) {
+    const auto canon = parseCanonicalization(canon_text).value();
+    DkimSigner signer(SignerOptions{canon.first, canon.second, std::chrono::hours(24), 0});
+    const std::string windowed = signer.sign(PagedBytes(file.bytes(), &file), *k.key);
+    const std::string whole = signer.sign(message, *k.key);
+    EXPECT_EQ(tagValue(windowed, "bh"), tagValue(whole, "bh")) << canon_text;
+    const auto r = dkimpyVerify("DKIM-Signature: " + windowed + "\r\n" + message, k.dns);
+    EXPECT_EQ(r.status, 0) << canon_text << ": " << r.output;
+  }
+}
 
 TEST(DkimSigner, FieldHasTheExpectedTagsAndIsWireCorrect) {
   DkimSigner signer(SignerOptions{Canonicalization::kRelaxed, Canonicalization::kRelaxed,
