@@ -286,19 +286,19 @@ ClamEngine::ScanResult AntivirusStage::scan(const ClamEngine& engine,
                                             const MessageView& message) const {
   const Options& options = state_->options_;
   if (options.scan == Options::Scan::kMessage) {
-    return engine.scan(message.raw());
+    return engine.scan(message.paged());
   }
   const MimeView& view = message.mime();
   if (!wholeMessageReason(view, message.raw().size(), engine.phishingSignatures(),
                           options.limits.max_scan_size)
            .empty()) {
-    return engine.scan(message.raw());
+    return engine.scan(message.paged());
   }
   // libclamav applies max_scan_time to each scan; the parts of one message share it, as they
   // would inside one whole-message scan, under the name libclamav gives that heuristic.
   const auto started = Clock::now();
   ClamEngine::ScanResult result =
-      engine.scan(message.raw(), ClamEngine::MailParser::kOff, "message");
+      engine.scan(message.paged(), ClamEngine::MailParser::kOff, "message");
   for (const MimePart& part : view.parts()) {
     if (result.infected) {
       break;

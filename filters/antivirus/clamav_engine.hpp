@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/util/mapped_file.hpp"
+
 struct cl_engine;
 
 namespace relayguard::filters {
@@ -57,9 +59,10 @@ class ClamEngine {
   // unpacked by its mail parser. kOff: the bytes are scanned as they are, though every other
   // parser (archives, documents, executables, HTML, ...) still runs on what it recognises.
   enum class MailParser { kOn, kOff };
-  // Scans `data` from memory; `name` appears in libclamav's debug output. Throws
-  // std::runtime_error on any ClamAV error.
-  ScanResult scan(std::string_view data, MailParser mail = MailParser::kOn,
+  // Scans `data`; `name` appears in libclamav's debug output. Bytes in a mapped file are read
+  // through a page-aging map that holds a bounded part of them (libclamav's threshold, about
+  // 8 MiB), the rest from memory as they are. Throws std::runtime_error on any ClamAV error.
+  ScanResult scan(const PagedBytes& data, MailParser mail = MailParser::kOn,
                   const char* name = "message") const;
 
  private:
