@@ -284,7 +284,7 @@ asio::awaitable<void> Scheduler::deliver(queue::QueueId id, std::set<std::size_t
     // A large message is mapped, not read: page cache while it is sent, not process memory.
     const queue::Spool::StoredMessage stored =
         co_await runBlocking(blocking_, [this, &id] { return spool_.loadMessage(id); });
-    const std::string_view data = stored.data();
+    const PagedBytes data = stored.paged();
     // Group pending recipients by route (and by domain on MX routes); each group is one SMTP
     // transaction.
     std::map<std::pair<std::size_t, std::string>, std::vector<std::size_t>> groups;
@@ -327,7 +327,7 @@ asio::awaitable<void> Scheduler::deliver(queue::QueueId id, std::set<std::size_t
       }
       log::warn("expired", {{"id", id.str()}, {"reason", "age exceeds max_age"}});
     }
-    co_await bounce(message, data, events);
+    co_await bounce(message, data.data, events);
     done = message.pendingCount() == 0;
     message.next_attempt = now + config_.delivery.retryDelay(message.attempts);
     co_await record(message, done, events);
@@ -366,7 +366,7 @@ void Scheduler::releaseRoutes(std::set<std::size_t>& routes) {
   }
 }
 
-asio::awaitable<void> Scheduler::deliverGroup(queue::QueuedMessage& message, std::string_view data,
+asio::awaitable<void> Scheduler::deliverGroup(queue::QueuedMessage& message, const PagedBytes& data,
                                               const RouteConfig& route, const std::string& domain,
                                               const std::vector<std::size_t>& rcpts,
                                               std::vector<nlohmann::json>& events) {

@@ -85,7 +85,7 @@ class Scheduler {
   asio::awaitable<void> deliver(queue::QueueId id, std::set<std::size_t> routes);
   // Gives a delivery's route slots back (once: it empties `routes`) and wakes the loop.
   void releaseRoutes(std::set<std::size_t>& routes);
-  asio::awaitable<void> deliverGroup(queue::QueuedMessage& message, std::string_view data,
+  asio::awaitable<void> deliverGroup(queue::QueuedMessage& message, const PagedBytes& data,
                                      const RouteConfig& route, const std::string& domain,
                                      const std::vector<std::size_t>& rcpts,
                                      std::vector<nlohmann::json>& events);

@@ -215,6 +215,8 @@ class DotStuffer {
   explicit DotStuffer(std::string_view data) : data_(data) {}
 
   bool done() const { return done_; }
+  // How much of the data the chunks so far have taken.
+  std::size_t position() const { return pos_; }
 
   // Replaces out with the next chunk of about `limit` octets.
   void next(std::string& out, std::size_t limit) {
@@ -1052,7 +1054,7 @@ asio::awaitable<bool> SmtpClient::Impl::transact(Connection& connection,
                                                  const OutboundMessage& message,
                                                  AttemptResult& result) {
   const Extensions& ext = connection.extensions();
-  const std::string_view data = message.data;
+  const std::string_view data = message.data.data;
 
   if (message.smtputf8 && !ext.smtputf8) {
     // RFC 6531 3.4: never downgrade silently. Another host may offer it.
@@ -1168,12 +1170,17 @@ asio::awaitable<bool> SmtpClient::Impl::transact(Connection& connection,
   DotStuffer stuffer(data);
   std::string chunk;
   chunk.reserve(kDataChunk + 8);
+  std::size_t released = 0;  // data before this was sent and its pages given back
   while (!stuffer.done()) {
     stuffer.next(chunk, kDataChunk);
     const bool sent = co_await connection.send(chunk, settings.command_timeout);
     if (!sent) {
       result.session_error = brokenReply(connection, "the message transfer");
       co_return false;
+    }
+    if (stuffer.position() - released >= PagedBytes::kWindow || stuffer.done()) {
+      message.data.release(data.substr(released, stuffer.position() - released));
+      released = stuffer.position();
     }
   }
   const auto final_reply = co_await connection.readReply(settings.data_timeout);

@@ -27,6 +27,7 @@
 #include "core/message/address.hpp"
 #include "core/net/endpoint.hpp"
 #include "core/smtp/reply.hpp"
+#include "core/util/mapped_file.hpp"
 
 namespace relayguard::delivery {
 
@@ -42,7 +43,7 @@ struct ClientSettings {
 struct OutboundMessage {
   Address mail_from = Address::null();
   std::vector<Address> recipients;
-  std::string_view data;  // CRLF line ends, not dot-stuffed; not owned
+  PagedBytes data;  // CRLF line ends, not dot-stuffed; not owned; sent pages are given back
   bool smtputf8 = false;
   bool body_8bit = false;
 };

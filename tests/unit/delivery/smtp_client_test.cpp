@@ -18,7 +18,9 @@
 #include <asio/use_future.hpp>
 #include <gtest/gtest.h>
 
+#include "tests/support/resident_memory.hpp"
 #include "tests/support/scripted_smtp_server.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace relayguard::delivery {
 namespace {
@@ -144,6 +146,30 @@ TEST_F(SmtpClientTest, LargeMessageCrossesChunkBoundariesIntact) {
   const auto transactions = server.transactions();
   ASSERT_EQ(transactions.size(), 1u);
   EXPECT_EQ(transactions[0].data.size(), data.size());
+  EXPECT_TRUE(transactions[0].data == data);
+}
+
+// A message in a mapped file (a large one from the spool) gives its pages back as it is sent:
+// once delivered, the mapping holds about nothing of the 12 MiB.
+TEST_F(SmtpClientTest, AMappedMessageGivesItsPagesBackAsItIsSent) {
+  ScriptedSmtpServer server;
+  SmtpClient client(io_.get_executor(), testSettings());
+  std::string data = "Subject: big\r\n\r\n";
+  for (int i = 0; data.size() < 12 * 1024 * 1024; ++i) {
+    data += (i % 5 == 0 ? ".dot " : "") + std::string(900, 'y') + std::to_string(i) + "\r\n";
+  }
+  test::TempDir dir;
+  const MappedFile file = MappedFile::open(dir.write("big.eml", data));
+  auto message = makeMessage("", {"one@dest.test"});
+  message.data = PagedBytes(file.bytes(), &file);
+  const std::size_t before = test::residentKib("RssFile");
+
+  const auto result = deliver(client, server, message);
+
+  EXPECT_FALSE(result.session_error.has_value());
+  EXPECT_LT(test::residentKib("RssFile"), before + 2 * 1024);
+  const auto transactions = server.transactions();
+  ASSERT_EQ(transactions.size(), 1u);
   EXPECT_TRUE(transactions[0].data == data);
 }
 
