@@ -58,8 +58,19 @@ std::string normalizedDisposition(const char* disposition) {
 }
 
 // The bytes of a GMime stream. The parser's streams over our input are substreams of a memory
-// stream, so this is a view into GMime's buffer; any other stream is read into `scratch`.
-std::string_view streamBytes(GMimeStream* stream, std::string& scratch) {
+// stream, or of a file stream over the file `file_bytes` maps, so this is a view into GMime's
+// buffer or into the mapping; any other stream is read into `scratch`.
+std::string_view streamBytes(GMimeStream* stream, std::string_view file_bytes,
+                             std::string& scratch) {
+  if (!file_bytes.empty() && GMIME_IS_STREAM_FS(stream) && stream->bound_start >= 0 &&
+      stream->bound_start <= static_cast<gint64>(file_bytes.size())) {
+    const auto start = static_cast<std::size_t>(stream->bound_start);
+    const std::size_t end =
+        stream->bound_end < 0
+            ? file_bytes.size()
+            : std::min(static_cast<std::size_t>(stream->bound_end), file_bytes.size());
+    return file_bytes.substr(start, std::max(end, start) - start);
+  }
   if (auto* mem = gmime::as<GMimeStreamMem>(stream, g_mime_stream_mem_get_type())) {
     const GByteArray* array = g_mime_stream_mem_get_byte_array(mem);
     g_mime_stream_reset(stream);
@@ -137,7 +148,21 @@ class MimeViewBuilder {
                                                this);
   }
 
-  void build(std::string_view raw) { parseMessage(raw, 0, true); }
+  // A message spilled to a file is parsed from the file with read() (GMime's buffer, a few KiB),
+  // and each part is decoded from the mapping a window at a time, its pages given back: the
+  // parse keeps a bounded part of the message resident, not all of it.
+  void build(const PagedBytes& raw) {
+    if (raw.file != nullptr && raw.fd >= 0) {
+      source_ = raw;
+      gmime::Ptr<GMimeStream> stream(
+          g_mime_stream_fs_new_with_bounds(raw.fd, 0, static_cast<gint64>(raw.data.size())));
+      g_mime_stream_fs_set_owner(gmime::as<GMimeStreamFs>(stream.get(), GMIME_TYPE_STREAM_FS),
+                                 FALSE);
+      parseStream(stream.get(), raw.data, 0, true);
+      return;
+    }
+    parseMessage(raw.data, 0, true);
+  }
 
   void addProblem(std::string_view code) {
     auto& problems = view_.problems_;
@@ -184,7 +209,11 @@ class MimeViewBuilder {
 
   void parseMessage(std::string_view bytes, std::size_t depth, bool top) {
     gmime::Ptr<GMimeStream> stream = gmime::borrowedMemoryStream(bytes);
-    gmime::Ptr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
+    parseStream(stream.get(), bytes, depth, top);
+  }
+
+  void parseStream(GMimeStream* stream, std::string_view bytes, std::size_t depth, bool top) {
+    gmime::Ptr<GMimeParser> parser(g_mime_parser_new_with_stream(stream));
     gmime::Ptr<GMimeMessage> message(g_mime_parser_construct_message(parser.get(), options_.get()));
     if (!message) {
       if (!trim(bytes).empty()) {
@@ -327,10 +356,10 @@ class MimeViewBuilder {
       return;
     }
     std::string scratch;
-    const std::string_view encoded = streamBytes(stream, scratch);
+    const std::string_view encoded = streamBytes(stream, source_.data, scratch);
     const DecodeResult result =
         decodeTransfer(encoded, transferEncoding(g_mime_data_wrapper_get_encoding(content)),
-                       decodedLeft(), out.body);
+                       decodedLeft(), out.body, source_);
     decoded_total_ += out.body.size();
     if (result.truncated) {
       addProblem(mime_problem::kDecodedTooLarge);
@@ -481,6 +510,7 @@ class MimeViewBuilder {
   const MimeLimits& limits_;
   MimeView& view_;
   std::uint64_t decoded_total_ = 0;
+  PagedBytes source_;  // the message, when it is parsed from its file
   std::uint64_t archive_budget_;
   bool stopped_ = false;
   std::unordered_set<std::string> url_seen_;
@@ -493,7 +523,7 @@ MimeView MimeView::parse(const PagedBytes& raw, const MimeLimits& limits) {
     gmime::ensureGMimeInitialized();
     MimeViewBuilder builder(limits, view);
     try {
-      builder.build(raw.data);
+      builder.build(raw);
     } catch (const std::exception&) {
       // Out of memory half-way: keep what was built and say the view is incomplete.
       builder.addProblem(mime_problem::kUnparseable);

@@ -37,11 +37,15 @@ GMimeContentEncoding toGMime(TransferEncoding encoding) {
   return GMIME_CONTENT_ENCODING_BINARY;
 }
 
-// Runs `state` over `in` in chunks, appending to `out` until it holds `limit` bytes.
-// Returns false when the limit cut the output short.
-bool decodeRun(GMimeEncoding& state, std::string_view in, std::uint64_t limit, std::string& out) {
+// Runs `state` over `in` in chunks, appending to `out` until it holds `limit` bytes, giving
+// back the pages of `source` it has read. Returns false when the limit cut the output short.
+bool decodeRun(GMimeEncoding& state, std::string_view in, std::uint64_t limit, std::string& out,
+               const PagedBytes& source) {
   for (std::size_t pos = 0; pos < in.size(); pos += kChunk) {
     const std::size_t len = std::min(kChunk, in.size() - pos);
+    if (pos % PagedBytes::kWindow == 0 && pos > 0) {
+      source.release(in.substr(pos - PagedBytes::kWindow, PagedBytes::kWindow));
+    }
     const std::size_t old = out.size();
     out.resize(old + g_mime_encoding_outlen(&state, len));
     const std::size_t produced =
@@ -72,7 +76,7 @@ bool decodeBase64Segments(std::string_view in, std::uint64_t limit, std::string&
     }
     GMimeEncoding state;
     g_mime_encoding_init_decode(&state, GMIME_CONTENT_ENCODING_BASE64);
-    if (!decodeRun(state, in.substr(start, end - start), limit, out)) {
+    if (!decodeRun(state, in.substr(start, end - start), limit, out, {})) {
       return false;
     }
     start = end;
@@ -107,24 +111,39 @@ std::size_t findUuBegin(std::string_view in, std::string& name) {
 
 }  // namespace
 
-bool hasBase64PaddingInMiddle(std::string_view encoded) {
+bool hasBase64PaddingInMiddle(std::string_view encoded, const PagedBytes& source) {
   // Padding is normally the last thing in the part: find() (memchr) skips to it.
-  const std::size_t pad = encoded.find('=');
-  if (pad == std::string_view::npos) {
-    return false;
-  }
-  return std::any_of(encoded.begin() + static_cast<std::ptrdiff_t>(pad), encoded.end(),
-                     isBase64Char);
+  bool padded = false;
+  bool middle = false;
+  source.forEachWindow(encoded, [&](std::string_view window) {
+    std::size_t from = 0;
+    if (!padded) {
+      from = window.find('=');
+      if (from == std::string_view::npos) {
+        return true;
+      }
+      padded = true;
+    }
+    middle =
+        std::any_of(window.begin() + static_cast<std::ptrdiff_t>(from), window.end(), isBase64Char);
+    return !middle;
+  });
+  return middle;
 }
 
-DecodeResult decodeTransfer(std::string_view encoded, TransferEncoding encoding,
-                            std::uint64_t max_bytes, std::string& out) {
+namespace {
+
+DecodeResult decodeAll(std::string_view encoded, TransferEncoding encoding, std::uint64_t max_bytes,
+                       std::string& out, const PagedBytes& source) {
   DecodeResult result;
   const std::uint64_t limit = out.size() + max_bytes;
   if (encoding == TransferEncoding::identity) {
     const std::size_t take =
         static_cast<std::size_t>(std::min<std::uint64_t>(encoded.size(), max_bytes));
-    out.append(encoded.data(), take);
+    source.forEachWindow(encoded.substr(0, take), [&out](std::string_view window) {
+      out.append(window);
+      return true;
+    });
     result.truncated = take < encoded.size();
     return result;
   }
@@ -135,7 +154,7 @@ DecodeResult decodeTransfer(std::string_view encoded, TransferEncoding encoding,
   if (encoding == TransferEncoding::base64) {
     out.reserve(out.size() + static_cast<std::size_t>(
                                  std::min<std::uint64_t>(encoded.size() / 4 * 3 + 3, max_bytes)));
-    if (hasBase64PaddingInMiddle(encoded)) {
+    if (hasBase64PaddingInMiddle(encoded, source)) {
       result.malformed_base64 = true;
       result.truncated = !decodeBase64Segments(encoded, limit, out);
       return result;
@@ -150,7 +169,16 @@ DecodeResult decodeTransfer(std::string_view encoded, TransferEncoding encoding,
     out.reserve(out.size() +
                 static_cast<std::size_t>(std::min<std::uint64_t>(encoded.size(), max_bytes)));
   }
-  result.truncated = !decodeRun(state, input, limit, out);
+  result.truncated = !decodeRun(state, input, limit, out, source);
+  return result;
+}
+
+}  // namespace
+
+DecodeResult decodeTransfer(std::string_view encoded, TransferEncoding encoding,
+                            std::uint64_t max_bytes, std::string& out, const PagedBytes& source) {
+  DecodeResult result = decodeAll(encoded, encoding, max_bytes, out, source);
+  source.release(encoded);  // whatever a pass read whole (malformed base64, a uuencode search)
   return result;
 }
 

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/util/mapped_file.hpp"
+
 namespace relayguard {
 
 enum class TransferEncoding { identity, base64, quoted_printable, uuencode };
@@ -21,12 +23,15 @@ struct DecodeResult {
   std::string uu_filename;        // the name on a uuencode "begin 644 name" line
 };
 
-// Appends the decoded form of `encoded` to `out`, at most `max_bytes` bytes.
+// Appends the decoded form of `encoded` to `out`, at most `max_bytes` bytes. When `encoded` lies
+// in `source`, a mapped file, the pages read are given back as decoding goes.
 DecodeResult decodeTransfer(std::string_view encoded, TransferEncoding encoding,
-                            std::uint64_t max_bytes, std::string& out);
+                            std::uint64_t max_bytes, std::string& out,
+                            const PagedBytes& source = {});
 
-// True when base64 text has '=' padding followed by further base64 characters.
-bool hasBase64PaddingInMiddle(std::string_view encoded);
+// True when base64 text has '=' padding followed by further base64 characters (read a window at
+// a time when `encoded` lies in `source`, a mapped file).
+bool hasBase64PaddingInMiddle(std::string_view encoded, const PagedBytes& source = {});
 
 // Whether text in `charset` (lower case, trimmed) is UTF-8 as it stands: UTF-8, US-ASCII, or no
 // charset at all.

@@ -19,11 +19,15 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "core/message/transfer_decoder.hpp"
 #include "core/message/url_extractor.hpp"
+#include "tests/support/resident_memory.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace relayguard {
 namespace {
@@ -781,6 +785,60 @@ TEST(MimeTransferDecoder, ConvertsCharsetsToUtf8) {
   std::string unknown = "abc";
   EXPECT_FALSE(convertToUtf8(unknown, "x-no-such-charset"));
   EXPECT_EQ(unknown, "abc");
+}
+
+// A message spilled to a file is parsed from the file and decoded from its mapping a window at a
+// time: the view is the one the same bytes give in memory, and the mapping is left with next
+// to nothing resident.
+TEST(MimeView, AMessageInAFileGivesTheSameViewWithItsPagesGivenBack) {
+  std::string binary(6 << 20, '\0');
+  for (std::size_t i = 0; i < binary.size(); ++i) {
+    binary[i] = static_cast<char>((i * 7919) >> 3);
+  }
+  const std::string raw =
+      "From: a@example.test\r\nSubject: spilled\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n"
+      "--outer\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+      "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+      "Gr=FC=DFe, see https://example.org/x=\r\ny and more\r\n"
+      "--outer\r\nContent-Type: application/octet-stream; name=\"data.bin\"\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\n" +
+      base64(binary) +
+      "\r\n--outer\r\nContent-Type: message/rfc822\r\n\r\n"
+      "Subject: inner\r\nContent-Type: text/html\r\n\r\n"
+      "<a href=\"https://inner.example.net/\">x</a>\r\n"
+      "--outer\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+      "aGVsbG8=\r\nd29ybGQ=\r\n"
+      "--outer--\r\n";
+  test::TempDir dir;
+  const auto path = dir.write("spilled.eml", raw);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  const MappedFile file = MappedFile::open(path);
+  const MimeView memory = MimeView::parse(raw);  // first: libmagic maps its database once
+  const std::size_t before = test::residentKib("RssFile");
+  const MimeView spilled = MimeView::parse(PagedBytes(file.bytes(), &file, fd));
+  const std::size_t after = test::residentKib("RssFile");
+  ::close(fd);
+
+  EXPECT_LT(after, before + 2 * 1024);
+  ASSERT_EQ(spilled.parts().size(), 4U);
+  ASSERT_EQ(spilled.parts().size(), memory.parts().size());
+  for (std::size_t i = 0; i < memory.parts().size(); ++i) {
+    const MimePart& a = spilled.parts()[i];
+    const MimePart& b = memory.parts()[i];
+    EXPECT_EQ(a.content_type, b.content_type) << i;
+    EXPECT_EQ(a.detected_type, b.detected_type) << i;
+    EXPECT_EQ(a.filenames, b.filenames) << i;
+    EXPECT_TRUE(a.body == b.body) << i;
+  }
+  EXPECT_TRUE(spilled.parts()[1].body == binary);
+  EXPECT_EQ(spilled.parts()[0].body, "Grüße, see https://example.org/xy and more");
+  EXPECT_EQ(spilled.parts()[3].body, "helloworld");  // padding in the middle, both halves
+  EXPECT_EQ(spilled.urls(), memory.urls());
+  EXPECT_EQ(spilled.problems(), memory.problems());
+  EXPECT_THAT(spilled.problems(), Contains(std::string(mime_problem::kMalformedBase64)));
+  EXPECT_EQ(spilled.headerValues("Subject"), std::vector<std::string>{"spilled"});
 }
 
 }  // namespace
