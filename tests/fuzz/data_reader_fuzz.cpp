@@ -164,6 +164,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(whole.feed(stream) == consumed);
   FUZZ_CHECK(whole.done() == reader.done());
   FUZZ_CHECK(whole.problems() == reader.problems());
-  FUZZ_CHECK(whole.message() == reader.message().data);
+  FUZZ_CHECK(whole.message().data == reader.message().data);
   return 0;
 }
