@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
 #include <unordered_set>
 #include <utility>
 
@@ -21,6 +22,7 @@
 #include "core/message/gmime_ptr.hpp"
 #include "core/message/transfer_decoder.hpp"
 #include "core/message/url_extractor.hpp"
+#include "core/util/durable_file.hpp"
 #include "core/util/strings.hpp"
 
 namespace relayguard {
@@ -357,10 +359,14 @@ class MimeViewBuilder {
     }
     std::string scratch;
     const std::string_view encoded = streamBytes(stream, source_.data, scratch);
+    const TransferEncoding encoding = transferEncoding(g_mime_data_wrapper_get_encoding(content));
+    std::optional<DecodeResult> spilled;
+    if (mayKeepInAFile(out, encoded)) {
+      spilled = decodeToFile(encoded, encoding, out);
+    }
     const DecodeResult result =
-        decodeTransfer(encoded, transferEncoding(g_mime_data_wrapper_get_encoding(content)),
-                       decodedLeft(), out.body, source_);
-    decoded_total_ += out.body.size();
+        spilled ? *spilled : decodeTransfer(encoded, encoding, decodedLeft(), out.body, source_);
+    decoded_total_ += out.size();
     if (result.truncated) {
       addProblem(mime_problem::kDecodedTooLarge);
     }
@@ -368,6 +374,39 @@ class MimeViewBuilder {
       addProblem(mime_problem::kMalformedBase64);
     }
     addName(out.filenames, result.uu_filename);
+  }
+
+  // A large body that is not text (content and URL rules read text whole, and message/rfc822
+  // is parsed again) may be decoded into a file when the limits name a place for it.
+  bool mayKeepInAFile(const MimePart& out, std::string_view encoded) const {
+    return !limits_.spill_dir.empty() && encoded.size() > limits_.spill_threshold &&
+           !out.content_type.starts_with("text/") && !isMessageType(out.content_type);
+  }
+
+  // Decodes into an unnamed file in spill_dir and maps it; nullopt (and nothing kept) when the
+  // file cannot be made or written, so that the body is decoded into memory instead.
+  std::optional<DecodeResult> decodeToFile(std::string_view encoded, TransferEncoding encoding,
+                                           MimePart& out) {
+    auto body = std::make_shared<SpilledBody>();
+    body->fd = UniqueFd(openUnnamedFile(limits_.spill_dir));
+    if (!body->fd.valid()) {
+      return std::nullopt;
+    }
+    const DecodeResult result =
+        decodeTransferToFile(encoded, encoding, decodedLeft(), body->fd.get(), source_);
+    if (result.file_error != 0) {
+      return std::nullopt;
+    }
+    if (result.file_bytes > 0) {
+      try {
+        body->map = MappedFile(body->fd.get(), static_cast<std::size_t>(result.file_bytes),
+                               limits_.spill_dir / "(decoded part)");
+      } catch (const IoError&) {
+        return std::nullopt;
+      }
+      out.spilled = std::move(body);
+    }
+    return result;
   }
 
   bool roomForPart() {
@@ -442,11 +481,13 @@ class MimeViewBuilder {
     // Body text that libmagic's encoding check confirms as text keeps its declared type: the
     // full sniff of text costs about a millisecond and tells nothing a rule needs about the
     // message body. Attachments and anything binary get the full sniff.
+    const PagedBytes body = out.bytes();
     out.detected_type =
-        out.is_text && isText(out.body) ? out.content_type : sniffMimeType(out.body);
+        out.is_text && isText(out.body) ? out.content_type : sniffMimeType(body.data);
     if (looksLikeArchive(out.detected_type, out.filenames)) {
       listArchiveEntries(out);
     }
+    body.release(body.data);  // of a spilled body: what libmagic and the archive listing read
     if (out.content_type.starts_with("text/")) {
       toUtf8(out);
     }
@@ -459,7 +500,7 @@ class MimeViewBuilder {
   void listArchiveEntries(MimePart& out) {
     const ArchiveLimits archive_limits{limits_.max_archive_entries, limits_.max_archive_depth,
                                        limits_.max_archive_nested_bytes};
-    ArchiveListing listing = listArchive(out.body, archive_limits, archive_budget_);
+    ArchiveListing listing = listArchive(out.bytes().data, archive_limits, archive_budget_);
     out.archive_entries = std::move(listing.entries);
     if (listing.encrypted) {
       addProblem(mime_problem::kArchiveEncrypted);

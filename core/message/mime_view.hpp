@@ -11,12 +11,15 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "core/util/mapped_file.hpp"
+#include "core/util/unique_fd.hpp"
 
 namespace relayguard {
 
@@ -30,6 +33,11 @@ struct MimeLimits {
   std::uint64_t max_archive_nested_bytes = 16ULL << 20;  // one archive inside an archive, in memory
   std::uint64_t max_archive_scan_bytes = 64ULL << 20;    // decompressed while listing archives,
                                                          // whole message
+  // Where a decoded body that is not text goes when its encoded form is larger than
+  // spill_threshold: an unnamed file there, read through a mapping (MimePart::spilled), so that
+  // a large attachment is not held in memory. Empty: every body in memory.
+  std::filesystem::path spill_dir;
+  std::uint64_t spill_threshold = 1 << 20;
 };
 
 // Stable problem codes (problems()).
@@ -57,6 +65,12 @@ inline constexpr std::string_view kAmbiguousStructure = "mime-ambiguous-structur
 inline constexpr std::string_view kUnparseable = "mime-unparseable";
 }  // namespace mime_problem
 
+// A decoded body kept in an unnamed file instead of memory (MimeLimits::spill_dir).
+struct SpilledBody {
+  UniqueFd fd;
+  MappedFile map;
+};
+
 struct MimePart {
   std::size_t depth = 0;               // 0 for a single-part message's body
   std::string content_type;            // declared, lower case "type/subtype" ("text/plain" if none)
@@ -69,13 +83,24 @@ struct MimePart {
   std::string detected_type;           // MIME type sniffed from the decoded body (libmagic);
                                        // body text (is_text) that libmagic's encoding check
                                        // confirms is text keeps its declared type
-  std::string body;                    // transfer-decoded bytes; text/* converted to UTF-8
-  bool is_text = false;                // text/plain or text/html, not an attachment
-  bool is_html = false;                // text/html, attachment or not
-  bool is_attachment = false;          // has a filename or disposition attachment
+  std::string body;                    // transfer-decoded bytes; text/* converted to UTF-8;
+                                       // empty when spilled
+  std::shared_ptr<const SpilledBody> spilled;  // a large non-text body, in a file (then body is
+                                               // empty): read it through bytes()
+  bool is_text = false;                        // text/plain or text/html, not an attachment
+  bool is_html = false;                        // text/html, attachment or not
+  bool is_attachment = false;                  // has a filename or disposition attachment
   // Names of the files inside an archive attachment (zip, 7z, rar, tar, ...), as stored; a
   // nested archive's names follow the nested archive's own name.
   std::vector<std::string> archive_entries;
+
+  // The decoded body wherever it is: in memory, or the spilled file's mapping (a pass over it
+  // gives the pages it has read back, PagedBytes::forEachWindow).
+  PagedBytes bytes() const {
+    return spilled ? PagedBytes(spilled->map.bytes(), &spilled->map, spilled->fd.get())
+                   : PagedBytes(body);
+  }
+  std::uint64_t size() const { return spilled ? spilled->map.bytes().size() : body.size(); }
 };
 
 class MimeView {

@@ -11,6 +11,7 @@
 #include <iconv.h>
 
 #include "core/message/gmime_ptr.hpp"
+#include "core/util/durable_file.hpp"
 #include "core/util/strings.hpp"
 
 namespace relayguard {
@@ -37,10 +38,48 @@ GMimeContentEncoding toGMime(TransferEncoding encoding) {
   return GMIME_CONTENT_ENCODING_BINARY;
 }
 
+// Where decoded bytes go: a string, or a file with the string as its write buffer (flushed each
+// time it passes kFlushAt). size() counts both.
+class Output {
+ public:
+  static constexpr std::size_t kFlushAt = 256 * 1024;
+
+  Output(std::string& text, int fd) : text_(text), fd_(fd) {}
+
+  std::string& text() { return text_; }
+  std::uint64_t size() const { return flushed_ + text_.size(); }
+  std::uint64_t flushed() const { return flushed_; }
+  int error() const { return error_; }
+  // Room for `bytes` more (a file needs only its buffer).
+  void reserve(std::uint64_t bytes) {
+    const std::uint64_t want = fd_ >= 0 ? std::min<std::uint64_t>(bytes, 2 * kFlushAt) : bytes;
+    text_.reserve(text_.size() + static_cast<std::size_t>(want));
+  }
+  // Cuts the output to `total` bytes (never below what was flushed: flushes follow the check).
+  void truncate(std::uint64_t total) {
+    text_.resize(static_cast<std::size_t>(std::max(total, flushed_) - flushed_));
+  }
+  void flush(bool all = false) {
+    if (fd_ < 0 || error_ != 0 || (!all && text_.size() < kFlushAt)) {
+      return;
+    }
+    error_ = writeAll(fd_, text_);
+    flushed_ += text_.size();
+    text_.clear();
+  }
+
+ private:
+  std::string& text_;
+  int fd_;
+  std::uint64_t flushed_ = 0;
+  int error_ = 0;
+};
+
 // Runs `state` over `in` in chunks, appending to `out` until it holds `limit` bytes, giving
 // back the pages of `source` it has read. Returns false when the limit cut the output short.
-bool decodeRun(GMimeEncoding& state, std::string_view in, std::uint64_t limit, std::string& out,
+bool decodeRun(GMimeEncoding& state, std::string_view in, std::uint64_t limit, Output& output,
                const PagedBytes& source) {
+  std::string& out = output.text();
   for (std::size_t pos = 0; pos < in.size(); pos += kChunk) {
     const std::size_t len = std::min(kChunk, in.size() - pos);
     if (pos % PagedBytes::kWindow == 0 && pos > 0) {
@@ -51,18 +90,19 @@ bool decodeRun(GMimeEncoding& state, std::string_view in, std::uint64_t limit, s
     const std::size_t produced =
         g_mime_encoding_step(&state, in.data() + pos, len, out.data() + old);
     out.resize(old + produced);
-    if (out.size() >= limit) {
-      const bool exact = out.size() == limit && pos + len >= in.size();
-      out.resize(limit);
+    if (output.size() >= limit) {
+      const bool exact = output.size() == limit && pos + len >= in.size();
+      output.truncate(limit);
       return exact;
     }
+    output.flush();
   }
   return true;
 }
 
 // Base64 with padding in the middle: every run that ends in '=' padding is decoded as a
 // stream of its own.
-bool decodeBase64Segments(std::string_view in, std::uint64_t limit, std::string& out) {
+bool decodeBase64Segments(std::string_view in, std::uint64_t limit, Output& out) {
   std::size_t start = 0;
   while (start < in.size()) {
     std::size_t end = in.find('=', start);
@@ -134,14 +174,15 @@ bool hasBase64PaddingInMiddle(std::string_view encoded, const PagedBytes& source
 namespace {
 
 DecodeResult decodeAll(std::string_view encoded, TransferEncoding encoding, std::uint64_t max_bytes,
-                       std::string& out, const PagedBytes& source) {
+                       Output& out, const PagedBytes& source) {
   DecodeResult result;
   const std::uint64_t limit = out.size() + max_bytes;
   if (encoding == TransferEncoding::identity) {
     const std::size_t take =
         static_cast<std::size_t>(std::min<std::uint64_t>(encoded.size(), max_bytes));
     source.forEachWindow(encoded.substr(0, take), [&out](std::string_view window) {
-      out.append(window);
+      out.text().append(window);
+      out.flush();
       return true;
     });
     result.truncated = take < encoded.size();
@@ -152,8 +193,7 @@ DecodeResult decodeAll(std::string_view encoded, TransferEncoding encoding, std:
   g_mime_encoding_init_decode(&state, toGMime(encoding));
   std::string_view input = encoded;
   if (encoding == TransferEncoding::base64) {
-    out.reserve(out.size() + static_cast<std::size_t>(
-                                 std::min<std::uint64_t>(encoded.size() / 4 * 3 + 3, max_bytes)));
+    out.reserve(std::min<std::uint64_t>(encoded.size() / 4 * 3 + 3, max_bytes));
     if (hasBase64PaddingInMiddle(encoded, source)) {
       result.malformed_base64 = true;
       result.truncated = !decodeBase64Segments(encoded, limit, out);
@@ -166,8 +206,7 @@ DecodeResult decodeAll(std::string_view encoded, TransferEncoding encoding, std:
       state.state |= GMIME_UUDECODE_STATE_BEGIN;
     }
   } else {
-    out.reserve(out.size() +
-                static_cast<std::size_t>(std::min<std::uint64_t>(encoded.size(), max_bytes)));
+    out.reserve(std::min<std::uint64_t>(encoded.size(), max_bytes));
   }
   result.truncated = !decodeRun(state, input, limit, out, source);
   return result;
@@ -177,8 +216,21 @@ DecodeResult decodeAll(std::string_view encoded, TransferEncoding encoding, std:
 
 DecodeResult decodeTransfer(std::string_view encoded, TransferEncoding encoding,
                             std::uint64_t max_bytes, std::string& out, const PagedBytes& source) {
-  DecodeResult result = decodeAll(encoded, encoding, max_bytes, out, source);
+  Output output(out, -1);
+  DecodeResult result = decodeAll(encoded, encoding, max_bytes, output, source);
   source.release(encoded);  // whatever a pass read whole (malformed base64, a uuencode search)
+  return result;
+}
+
+DecodeResult decodeTransferToFile(std::string_view encoded, TransferEncoding encoding,
+                                  std::uint64_t max_bytes, int fd, const PagedBytes& source) {
+  std::string buffer;
+  Output output(buffer, fd);
+  DecodeResult result = decodeAll(encoded, encoding, max_bytes, output, source);
+  source.release(encoded);
+  output.flush(true);
+  result.file_bytes = output.flushed();
+  result.file_error = output.error();
   return result;
 }
 

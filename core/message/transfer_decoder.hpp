@@ -21,6 +21,8 @@ struct DecodeResult {
   bool truncated = false;         // stopped at max_bytes
   bool malformed_base64 = false;  // padding in the middle of the data
   std::string uu_filename;        // the name on a uuencode "begin 644 name" line
+  std::uint64_t file_bytes = 0;   // decodeTransferToFile: bytes written to the file
+  int file_error = 0;             // decodeTransferToFile: the errno of a failed write, else 0
 };
 
 // Appends the decoded form of `encoded` to `out`, at most `max_bytes` bytes. When `encoded` lies
@@ -28,6 +30,11 @@ struct DecodeResult {
 DecodeResult decodeTransfer(std::string_view encoded, TransferEncoding encoding,
                             std::uint64_t max_bytes, std::string& out,
                             const PagedBytes& source = {});
+
+// decodeTransfer into the open file `fd` (at its current offset) instead of memory, through a
+// buffer of a few hundred KiB. A failed write (file_error) leaves the output incomplete.
+DecodeResult decodeTransferToFile(std::string_view encoded, TransferEncoding encoding,
+                                  std::uint64_t max_bytes, int fd, const PagedBytes& source = {});
 
 // True when base64 text has '=' padding followed by further base64 characters (read a window at
 // a time when `encoded` lies in `source`, a mapped file).

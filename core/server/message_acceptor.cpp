@@ -134,11 +134,15 @@ asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& enve
   const auto id = queue::QueueId::generate();
   // The generation of rules this message runs on, even if a reload happens meanwhile.
   const std::shared_ptr<const filters::Pipeline> pipeline = pipeline_.load();
-  const MessageView view(envelope, message);
+  // Large attachments are decoded into unnamed files next to the spilled messages. On the heap:
+  // GCC 12 warns (falsely, -Wmismatched-new-delete) about this frame holding the view.
+  MimeLimits mime_limits;
+  mime_limits.spill_dir = spool_.tmpDir();
+  const auto view = std::make_unique<const MessageView>(envelope, message, mime_limits);
   filters::StageContext ctx{blocking_, resolver_, config_.hostname};
   ctx.observer = metrics_ != nullptr ? this : nullptr;
   const auto started = std::chrono::steady_clock::now();
-  const filters::Verdict verdict = co_await pipeline->run(view, ctx);
+  const filters::Verdict verdict = co_await pipeline->run(*view, ctx);
   count(verdict, std::chrono::steady_clock::now() - started);
   const auto record = verdictRecord(envelope, id.str(), headers.message_id, verdict,
                                     std::chrono::system_clock::now());

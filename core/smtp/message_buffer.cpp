@@ -17,21 +17,6 @@ namespace {
 // Bytes gathered before each write to the spill file.
 constexpr std::size_t kWriteBlock = 256 * 1024;
 
-// An unnamed file in `dir`: O_TMPFILE where the file system has it, else a named one unlinked
-// at once. -1 with errno set on failure.
-int openUnnamed(const std::filesystem::path& dir) {
-  const int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) {
-    return fd;
-  }
-  std::string pattern = (dir / "spill-XXXXXX").string();
-  const int named = ::mkostemp(pattern.data(), O_CLOEXEC);
-  if (named >= 0) {
-    ::unlink(pattern.c_str());
-  }
-  return named;
-}
-
 }  // namespace
 
 MessageBuffer::MessageBuffer(std::filesystem::path spill_dir, std::size_t threshold)
@@ -66,7 +51,7 @@ void MessageBuffer::append(std::string_view bytes) {
 }
 
 void MessageBuffer::spill() {
-  fd_ = UniqueFd(openUnnamed(dir_));
+  fd_ = UniqueFd(openUnnamedFile(dir_));
   if (!fd_.valid()) {
     fail(errno);
     return;

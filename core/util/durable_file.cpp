@@ -2,6 +2,7 @@
 #include "core/util/durable_file.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <span>
 
@@ -71,6 +72,19 @@ int writeAll(int fd, std::string_view data) {
     left -= static_cast<std::size_t>(n);
   }
   return 0;
+}
+
+int openUnnamedFile(const std::filesystem::path& dir) {
+  const int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) {
+    return fd;
+  }
+  std::string pattern = (dir / "spill-XXXXXX").string();
+  const int named = ::mkostemp(pattern.data(), O_CLOEXEC);
+  if (named >= 0) {
+    ::unlink(pattern.c_str());
+  }
+  return named;
 }
 
 bool diskFullError(int err) {

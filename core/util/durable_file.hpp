@@ -36,6 +36,10 @@ class IoError : public std::runtime_error {
 // Writes all of `data` to an open descriptor, retrying short writes and EINTR: 0, or the errno
 // of the write that failed.
 int writeAll(int fd, std::string_view data);
+// Scratch space: an unnamed file in `dir` (mode 0600), O_TMPFILE where the file system has it,
+// else a named one unlinked at once; a crash leaves nothing behind. -1 with errno set on
+// failure.
+int openUnnamedFile(const std::filesystem::path& dir);
 
 // Writes data to `tmp`, fsyncs it, renames it to `target` and fsyncs target's directory.
 void writeFileDurably(const std::filesystem::path& tmp, const std::filesystem::path& target,

@@ -100,7 +100,7 @@ bool hasUuencodeBegin(std::string_view text) {
 bool isTnef(const MimePart& part) {
   constexpr std::string_view kMagic = "\x78\x9f\x3e\x22";  // 0x223e9f78, little-endian
   if (part.content_type == "application/ms-tnef" ||
-      part.content_type == "application/vnd.ms-tnef" || part.body.starts_with(kMagic)) {
+      part.content_type == "application/vnd.ms-tnef" || part.bytes().data.starts_with(kMagic)) {
     return true;
   }
   return std::any_of(part.filenames.begin(), part.filenames.end(),
@@ -118,7 +118,7 @@ std::string_view wholeMessageReason(const MimeView& view, std::uint64_t raw_size
   }
   std::uint64_t bytes = raw_size;
   for (const MimePart& part : view.parts()) {
-    bytes += part.body.size();
+    bytes += part.size();
     if (isTnef(part)) {
       return "tnef";
     }
@@ -306,8 +306,8 @@ ClamEngine::ScanResult AntivirusStage::scan(const ClamEngine& engine,
     if (Clock::now() - started > options.limits.max_scan_time) {
       return {true, "Heuristics.Limits.Exceeded.MaxScanTime"};
     }
-    if (!part.body.empty()) {
-      result = engine.scan(part.body, ClamEngine::MailParser::kOn, "part");
+    if (const PagedBytes body = part.bytes(); !body.data.empty()) {
+      result = engine.scan(body, ClamEngine::MailParser::kOn, "part");
     }
   }
   return result;

@@ -1,7 +1,6 @@
 // clamav_engine: loading, compiling and scanning with libclamav (see clamav_engine.hpp).
 #include "filters/antivirus/clamav_engine.hpp"
 
-#include <algorithm>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -148,44 +147,21 @@ ClamEngine::ClamEngine(const std::filesystem::path& database, const ClamLimits& 
 
 ClamEngine::~ClamEngine() = default;
 
-namespace {
-
-// libclamav's read callback for bytes in a mapped file: copies them into its own pages and gives
-// ours back as it goes, so the scan holds libclamav's bounded set of pages, not the file.
-off_t readMapped(void* handle, void* buf, std::size_t count, off_t offset) {
-  const PagedBytes& bytes = *static_cast<const PagedBytes*>(handle);
-  const auto at = static_cast<std::size_t>(offset);
-  if (offset < 0 || at > bytes.data.size()) {
-    return -1;
-  }
-  // libclamav asks for up to 10 MiB at once (its hashing): copied a window at a time.
-  const std::string_view part = bytes.data.substr(at, count);
-  auto* out = static_cast<char*>(buf);
-  bytes.forEachWindow(part, [&out](std::string_view window) {
-    out = std::copy(window.begin(), window.end(), out);
-    return true;
-  });
-  return static_cast<off_t>(part.size());
-}
-
-}  // namespace
-
 ClamEngine::ScanResult ClamEngine::scan(const PagedBytes& data, MailParser mail,
                                         const char* name) const {
+  // Bytes in a file are scanned from its descriptor, as clamd scans a file: libclamav reads
+  // them with pread() into a page-aging map of its own (it drops its least used pages past a few
+  // MiB), so the scan holds a bounded part of them whatever their size. Others from memory.
+  const bool from_file = data.fd >= 0 && !data.data.empty();
   std::unique_ptr<cl_fmap_t, FmapClose> map;
-  if (data.file != nullptr && !data.data.empty()) {
-    // A page-aging map: libclamav reads through readMapped and drops its least used pages past
-    // a few MiB (its fmap's own threshold), as clamd does for a file.
-    map.reset(
-        cl_fmap_open_handle(const_cast<PagedBytes*>(&data), 0, data.data.size(), readMapped, 1));
-  } else {
+  if (!from_file) {
     // cl_fmap_open_memory refuses an empty buffer; a zero-length buffer has nothing to scan.
     const char* bytes = data.data.empty() ? "\n" : data.data.data();
     const std::size_t length = data.data.empty() ? 1 : data.data.size();
     map.reset(cl_fmap_open_memory(bytes, length));
-  }
-  if (!map) {
-    throw std::runtime_error("ClamAV cannot map the message (out of memory?)");
+    if (!map) {
+      throw std::runtime_error("ClamAV cannot map the message (out of memory?)");
+    }
   }
   cl_scan_options options{};
   options.general = CL_SCAN_GENERAL_HEURISTICS;
@@ -198,7 +174,10 @@ ClamEngine::ScanResult ClamEngine::scan(const PagedBytes& data, MailParser mail,
   cl_error_t rc = CL_CLEAN;
   {
     const CollectScanError collect(error);
-    rc = cl_scanmap_callback(map.get(), name, &virus, &scanned, engine_.get(), &options, nullptr);
+    rc = from_file ? cl_scandesc_callback(data.fd, name, &virus, &scanned, engine_.get(), &options,
+                                          nullptr)
+                   : cl_scanmap_callback(map.get(), name, &virus, &scanned, engine_.get(), &options,
+                                         nullptr);
   }
   if (rc == CL_VIRUS) {
     return {true, virus != nullptr ? virus : "unnamed"};

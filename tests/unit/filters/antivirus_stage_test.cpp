@@ -14,8 +14,10 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "filters/antivirus/clamav_engine.hpp"
 #include "filters/pipeline.hpp"
@@ -634,8 +636,8 @@ TEST_F(AntivirusStageTest, ScansFromFourThreadsDuringSwapsAllGetDefiniteResults)
             "Test.Marker2.UNOFFICIAL");
 }
 
-// A message in a mapped file is scanned through libclamav's page-aging map: the EICAR string
-// 20 MiB in is found, and the scan's peak memory is a bounded part of the 24 MiB file (about
+// A message in a file is scanned from its descriptor through libclamav's page-aging map: the EICAR
+// string 20 MiB in is found, and the scan's peak memory is a bounded part of the 24 MiB file (about
 // 14 MiB, libclamav's own: its hashing reads 10 MiB at a time). Scanned
 // as plain memory, the same mapping costs all of it (which shows the measure can tell).
 TEST_F(AntivirusStageTest, AMappedMessageIsScannedWithABoundedPartResident) {
@@ -664,9 +666,39 @@ TEST_F(AntivirusStageTest, AMappedMessageIsScannedWithABoundedPartResident) {
     return (test::residentKib("VmHWM") - before) / 1024;
   };
   // libclamav reads up to 10 MiB at once to hash the file, and pages out past 8 MiB.
-  EXPECT_LT(peakGrowthMib(PagedBytes(file.bytes(), &file)), 18U);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  EXPECT_LT(peakGrowthMib(PagedBytes(file.bytes(), &file, fd)), 18U);
+  ::close(fd);
   file.release(file.bytes());
   EXPECT_GT(peakGrowthMib(PagedBytes(file.bytes())), 20U);
+}
+
+// A large attachment decoded into a file (MimeLimits::spill_dir, as the relay sets it) is
+// scanned from that file: the EICAR string in the middle of 3 MiB of binary is found.
+TEST_F(AntivirusStageTest, EicarInALargeAttachmentKeptInAFileIsFound) {
+  std::mt19937 random(11);
+  std::string payload(3 << 20, '\0');
+  for (auto& c : payload) {
+    c = static_cast<char>(random() & 0xff);
+  }
+  payload.replace(payload.size() / 2, eicar().size(), eicar());
+  const auto p = load();
+  MimeLimits limits;
+  limits.spill_dir = dir_.path();
+  const std::string raw = base64Attachment("setup.bin", payload);
+  const MessageView view(test::testEnvelope(), raw, limits);
+  asio::thread_pool blocking(2);
+  asio::io_context io;
+  StageContext ctx{blocking};
+  auto future = asio::co_spawn(io, p->run(view, ctx), asio::use_future);
+  io.run();
+  const Verdict v = future.get();
+  const auto& parts = view.mime().parts();
+  ASSERT_FALSE(parts.empty());
+  EXPECT_NE(parts.back().spilled, nullptr);
+  EXPECT_EQ(v.action, Action::kQuarantine);
+  EXPECT_EQ(virus(v), "Test.EICAR.NDB.UNOFFICIAL");
 }
 
 // Not a benchmark with assertions: prints scan times and the process RSS for the report.

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -839,6 +840,62 @@ TEST(MimeView, AMessageInAFileGivesTheSameViewWithItsPagesGivenBack) {
   EXPECT_EQ(spilled.problems(), memory.problems());
   EXPECT_THAT(spilled.problems(), Contains(std::string(mime_problem::kMalformedBase64)));
   EXPECT_EQ(spilled.headerValues("Subject"), std::vector<std::string>{"spilled"});
+}
+
+// With a spill directory, a large attachment is decoded into an unnamed file there: the part
+// has no body in memory, its bytes are the same, it is sniffed and its archive listed as in
+// memory. Text, small parts, and everything when the directory cannot take a file stay in
+// memory.
+TEST(MimeView, LargeAttachmentsAreDecodedIntoFilesAndReadTheSame) {
+  std::mt19937 random(7);  // incompressible: the zip stays about as large
+  std::string noise(3 << 20, '\0');
+  for (char& c : noise) {
+    c = static_cast<char>(random() & 0xff);
+  }
+  const std::string zip = makeArchive({{"report.pdf", "%PDF-1.4\n" + noise}, {"run.exe", "MZ"}});
+  const std::string big_text(1536 * 1024, 't');
+  const std::string raw =
+      "From: a@example.com\r\nSubject: big\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+      "--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+      base64(big_text) +
+      "\r\n--b\r\nContent-Type: application/zip; name=\"big.zip\"\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\n" +
+      base64(zip) +
+      "\r\n--b\r\nContent-Type: application/octet-stream; name=\"small.bin\"\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\n" +
+      base64("small") + "\r\n--b--\r\n";
+  test::TempDir dir;
+  MimeLimits limits;
+  limits.spill_dir = dir.path();
+  const MimeView spilled = MimeView::parse(raw, limits);
+  const MimeView memory = MimeView::parse(raw);
+
+  ASSERT_EQ(spilled.parts().size(), 3U);
+  const MimePart& text = spilled.parts()[0];
+  const MimePart& archive = spilled.parts()[1];
+  const MimePart& small = spilled.parts()[2];
+  EXPECT_EQ(text.spilled, nullptr);
+  EXPECT_TRUE(text.body == big_text);
+  ASSERT_NE(archive.spilled, nullptr);
+  EXPECT_TRUE(archive.body.empty());
+  EXPECT_EQ(archive.size(), zip.size());
+  EXPECT_TRUE(archive.bytes().data == zip);
+  EXPECT_GE(archive.bytes().fd, 0);
+  EXPECT_EQ(archive.detected_type, memory.parts()[1].detected_type);
+  EXPECT_EQ(archive.detected_type, "application/zip");
+  EXPECT_THAT(archive.archive_entries, ElementsAre("report.pdf", "run.exe"));
+  EXPECT_EQ(archive.archive_entries, memory.parts()[1].archive_entries);
+  EXPECT_EQ(small.spilled, nullptr);
+  EXPECT_EQ(small.body, "small");
+  EXPECT_EQ(spilled.problems(), memory.problems());
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));  // unnamed: nothing to clean up
+
+  limits.spill_dir = dir.path() / "absent";
+  const MimeView fallback = MimeView::parse(raw, limits);
+  ASSERT_EQ(fallback.parts().size(), 3U);
+  EXPECT_EQ(fallback.parts()[1].spilled, nullptr);
+  EXPECT_TRUE(fallback.parts()[1].body == zip);
 }
 
 }  // namespace
