@@ -554,12 +554,12 @@ def write_rules(work, stages, key, clamav_db):
 
 
 class Relayguard:
-    def __init__(self, binary, work, sink_port, rules, idle=False):
+    def __init__(self, binary, work, sink_port, rules, idle=False, max_message_mib=30):
         self.dir = os.path.join(work, "relayguard")
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
         self.port = free_port()
-        limits = ('max_message_size = "30M"\nmax_connections = 20000\n'
+        limits = (f'max_message_size = "{max_message_mib}M"\nmax_connections = 20000\n'
                   'max_connections_per_ip = 20000\n')
         if idle:
             limits += 'command_timeout = "1h"\n'
@@ -934,7 +934,8 @@ def run_large(args, ctx):
     stages = [s for s in PAIRS["full"][1] if s != "dkim" or ctx["dkim"]]
     rules = write_rules(ctx["work"], stages, ctx["key"], ctx["clamav_db"])
     big = make_message(os.path.join(ctx["work"], "large.eml"), args.large_bytes, 25)
-    relay = Relayguard(ctx["relayguard"], ctx["work"], ctx["sink"].port, rules)
+    relay = Relayguard(ctx["relayguard"], ctx["work"], ctx["sink"].port, rules,
+                       max_message_mib=max(30, args.large_bytes // 1048576 + 2))
     pid = relay.serve_pid()
     try:
         base = ctx["sink"].status()["messages"]
