@@ -90,15 +90,6 @@ std::string base64Lines(const std::string& data) {
   return out;
 }
 
-std::string withAttachment(const std::string& subject, const std::string& payload) {
-  return "From: <app@example.test>\r\nTo: <user@example.test>\r\nSubject: " + subject +
-         "\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
-         "--b\r\nContent-Type: text/plain\r\n\r\nthe data is attached\r\n"
-         "--b\r\nContent-Type: application/octet-stream; name=\"data.bin\"\r\n"
-         "Content-Transfer-Encoding: base64\r\n\r\n" +
-         base64Lines(payload) + "--b--\r\n";
-}
-
 // Messages past 1 MiB are spilled, their large attachments decoded into files and scanned from
 // there: EICAR in the middle of a 4 MiB attachment is quarantined, with the message stored
 // whole; the same attachment without it reaches the sink byte for byte; tmp/ is left empty.
@@ -109,9 +100,11 @@ TEST_F(AntivirusTest, LargeAttachmentsAreScannedFromFilesAndMessagesKeptWhole) {
   for (char& c : payload) {
     c = static_cast<char>(random() & 0xff);
   }
-  const std::string clean = withAttachment("clean data", payload);
+  const std::string clean =
+      makeMessageWithAttachment("clean data", "data.bin", base64Lines(payload));
   payload.replace(payload.size() / 2, eicar().size(), eicar());
-  const std::string infected = withAttachment("infected data", payload);
+  const std::string infected =
+      makeMessageWithAttachment("infected data", "data.bin", base64Lines(payload));
 
   const auto t = relay_->send("app@example.test", {"user@example.test"}, infected);
   EXPECT_EQ(t.final.code, 250) << t.final.text();

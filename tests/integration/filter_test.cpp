@@ -26,15 +26,6 @@ const char* kRules =
     "[[rule]]\nid = \"slow-pattern\"\nstage = \"content\"\naction = \"tag\"\n"
     "header = \"X-Payload\"\npattern = '^(\\w+\\s?)*$'\n";
 
-std::string withAttachment(const std::string& subject, const std::string& filename) {
-  return "From: app@example.test\r\nTo: user@example.test\r\nSubject: " + subject +
-         "\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"xx\"\r\n\r\n"
-         "--xx\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
-         "--xx\r\nContent-Type: application/octet-stream\r\n"
-         "Content-Disposition: attachment; filename=\"" +
-         filename + "\"\r\nContent-Transfer-Encoding: base64\r\n\r\nTVqQAAMAAAAEAAAA\r\n--xx--\r\n";
-}
-
 class FilterTest : public IntegrationTest {
  protected:
   void SetUp() override {
@@ -86,7 +77,7 @@ TEST_F(FilterTest, RejectAnswers550WithTheRuleAndDeliversNothing) {
 }
 
 TEST_F(FilterTest, QuarantineAnswers250AndKeepsTheMessageOutOfDelivery) {
-  const auto t = send(withAttachment("installer", "setup.EXE"));
+  const auto t = send(makeMessageWithAttachment("installer", "setup.EXE", "TVqQAAMAAAAEAAAA\r\n"));
   EXPECT_EQ(t.final.code, 250) << t.final.text();
   ASSERT_FALSE(t.queueId().empty());
   EXPECT_EQ(quarantined(), 1U);

@@ -282,6 +282,16 @@ std::string makeMessage(const std::string& from, const std::string& to, const st
          std::to_string(std::hash<std::string>{}(subject)) + "@integ.test>\r\n\r\n" + body;
 }
 
+std::string makeMessageWithAttachment(const std::string& subject, const std::string& filename,
+                                      const std::string& base64_lines) {
+  return "From: app@example.test\r\nTo: user@example.test\r\nSubject: " + subject +
+         "\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"xx\"\r\n\r\n"
+         "--xx\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+         "--xx\r\nContent-Type: application/octet-stream\r\n"
+         "Content-Disposition: attachment; filename=\"" +
+         filename + "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64_lines + "--xx--\r\n";
+}
+
 void IntegrationTest::TearDown() {
   if (!HasFailure()) {
     return;

@@ -131,6 +131,10 @@ class Sink {
 // A plain RFC 5322 message with CRLF line ends.
 std::string makeMessage(const std::string& from, const std::string& to, const std::string& subject,
                         const std::string& body);
+// A multipart message from app@example.test to user@example.test: a short text part and one
+// attachment named `filename` whose base64 lines (CRLF-ended) are `base64_lines`.
+std::string makeMessageWithAttachment(const std::string& subject, const std::string& filename,
+                                      const std::string& base64_lines);
 
 // Base fixture: a scratch folder per test, relays and sinks made in it, and their logs printed
 // when the test has failed.
