@@ -71,7 +71,9 @@ MessageAcceptor::MessageAcceptor(const Config& config, queue::Spool& spool,
       blocking_(blocking),
       on_queued_(std::move(on_queued)),
       resolver_(resolver),
-      metrics_(metrics) {}
+      metrics_(metrics) {
+  mime_limits_.spill_dir = spool_.tmpDir();
+}
 
 void MessageAcceptor::count(const filters::Verdict& verdict,
                             std::chrono::steady_clock::duration took) {
@@ -134,11 +136,8 @@ asio::awaitable<smtp::Reply> MessageAcceptor::handleMessage(const Envelope& enve
   const auto id = queue::QueueId::generate();
   // The generation of rules this message runs on, even if a reload happens meanwhile.
   const std::shared_ptr<const filters::Pipeline> pipeline = pipeline_.load();
-  // Large attachments are decoded into unnamed files next to the spilled messages. On the heap:
-  // GCC 12 warns (falsely, -Wmismatched-new-delete) about this frame holding the view.
-  MimeLimits mime_limits;
-  mime_limits.spill_dir = spool_.tmpDir();
-  const auto view = std::make_unique<const MessageView>(envelope, message, mime_limits);
+  // On the heap: GCC 12 warns (falsely, -Wmismatched-new-delete) about this frame holding it.
+  const auto view = std::make_unique<const MessageView>(envelope, message, mime_limits_);
   filters::StageContext ctx{blocking_, resolver_, config_.hostname};
   ctx.observer = metrics_ != nullptr ? this : nullptr;
   const auto started = std::chrono::steady_clock::now();

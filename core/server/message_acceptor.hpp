@@ -19,6 +19,7 @@
 
 #include "core/audit/audit_log.hpp"
 #include "core/config/config.hpp"
+#include "core/message/mime_view.hpp"
 #include "core/metrics/relay_metrics.hpp"
 #include "core/quarantine/quarantine_store.hpp"
 #include "core/queue/spool.hpp"
@@ -77,6 +78,9 @@ class MessageAcceptor : public smtp::MessageHandler, private filters::StageObser
   QueuedCallback on_queued_;
   dns::Resolver* resolver_;  // for stages that need DNS (spf)
   metrics::RelayMetrics* metrics_;
+  // The MIME view's limits: large attachments are decoded into unnamed files next to the
+  // spilled messages (the spool's tmp/).
+  MimeLimits mime_limits_;
 };
 
 }  // namespace relayguard
