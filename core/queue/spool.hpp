@@ -63,7 +63,7 @@ class Spool {
     // A mapped file is never empty: only files over kMapAbove are mapped.
     bool mapped() const { return !file_.bytes().empty(); }
     // data() with its mapping, for a send that gives the pages it has sent back.
-    PagedBytes paged() const { return mapped() ? PagedBytes(data(), &file_) : PagedBytes(data()); }
+    PagedBytes paged() const { return {data(), mapped() ? &file_ : nullptr}; }
 
    private:
     friend class Spool;

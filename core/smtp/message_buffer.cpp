@@ -93,8 +93,8 @@ std::string_view MessageBuffer::view() {
 }
 
 PagedBytes MessageBuffer::bytes() {
-  const std::string_view data = view();
-  return map_ ? PagedBytes(data, &*map_, fd_.get()) : PagedBytes(data);
+  const std::string_view data = view();  // maps a spilled message first
+  return {data, map_ ? &*map_ : nullptr, fd_.get()};
 }
 
 }  // namespace relayguard::smtp
