@@ -360,20 +360,21 @@ class MimeViewBuilder {
     std::string scratch;
     const std::string_view encoded = streamBytes(stream, source_.data, scratch);
     const TransferEncoding encoding = transferEncoding(g_mime_data_wrapper_get_encoding(content));
-    std::optional<DecodeResult> spilled;
+    std::optional<DecodeResult> result;
     if (mayKeepInAFile(out, encoded)) {
-      spilled = decodeToFile(encoded, encoding, out);
+      result = decodeToFile(encoded, encoding, out);
     }
-    const DecodeResult result =
-        spilled ? *spilled : decodeTransfer(encoded, encoding, decodedLeft(), out.body, source_);
+    if (!result) {
+      result = decodeTransfer(encoded, encoding, decodedLeft(), out.body, source_);
+    }
     decoded_total_ += out.size();
-    if (result.truncated) {
+    if (result->truncated) {
       addProblem(mime_problem::kDecodedTooLarge);
     }
-    if (result.malformed_base64) {
+    if (result->malformed_base64) {
       addProblem(mime_problem::kMalformedBase64);
     }
-    addName(out.filenames, result.uu_filename);
+    addName(out.filenames, result->uu_filename);
   }
 
   // A large body that is not text (content and URL rules read text whole, and message/rfc822
