@@ -771,6 +771,58 @@ TEST(MimeTransferDecoder, DetectsPaddingInTheMiddle) {
   EXPECT_EQ(out, "ABCDEFG");
 }
 
+// decodeTransferToFile writes what decodeTransfer appends, across its 256 KiB write buffer:
+// whole, cut at a limit past the first flush, base64 with padding in the middle, identity; and
+// a descriptor that cannot be written is a file_error.
+TEST(MimeTransferDecoder, DecodesIntoAFileAsIntoMemory) {
+  std::mt19937 random(3);
+  std::string data(700 * 1024, '\0');
+  for (char& c : data) {
+    c = static_cast<char>(random() & 0xff);
+  }
+  struct Case {
+    const char* label;
+    std::string encoded;
+    TransferEncoding encoding;
+    std::uint64_t max_bytes;
+  };
+  const std::vector<Case> cases = {
+      {"base64", base64(data), TransferEncoding::base64, 1 << 20},
+      {"cut", base64(data), TransferEncoding::base64, 300 * 1024},
+      {"padding in the middle", base64("head") + "\r\n" + base64(data), TransferEncoding::base64,
+       1 << 20},
+      {"identity", data, TransferEncoding::identity, 1 << 20},
+  };
+  test::TempDir dir;
+  for (const Case& c : cases) {
+    std::string memory;
+    const DecodeResult in_memory = decodeTransfer(c.encoded, c.encoding, c.max_bytes, memory);
+    const auto path = dir.path() / "decoded";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    const DecodeResult to_file = decodeTransferToFile(c.encoded, c.encoding, c.max_bytes, fd);
+    ::close(fd);
+    EXPECT_EQ(to_file.file_error, 0) << c.label;
+    EXPECT_EQ(to_file.file_bytes, memory.size()) << c.label;
+    EXPECT_EQ(to_file.truncated, in_memory.truncated) << c.label;
+    EXPECT_EQ(to_file.malformed_base64, in_memory.malformed_base64) << c.label;
+    std::ifstream in(path, std::ios::binary);
+    const std::string written((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_TRUE(written == memory) << c.label << ": " << written.size() << " bytes";
+  }
+  std::string cut;
+  EXPECT_TRUE(
+      decodeTransfer(cases[1].encoded, TransferEncoding::base64, 300 * 1024, cut).truncated);
+  EXPECT_TRUE(cut == data.substr(0, 300 * 1024));
+
+  const int read_only = ::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(read_only, 0);
+  const DecodeResult failed =
+      decodeTransferToFile(cases[0].encoded, TransferEncoding::base64, 1 << 20, read_only);
+  ::close(read_only);
+  EXPECT_NE(failed.file_error, 0);
+}
+
 TEST(MimeTransferDecoder, ConvertsCharsetsToUtf8) {
   std::string latin1 =
       "Gr\xFC\xDF"
