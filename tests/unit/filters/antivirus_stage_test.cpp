@@ -701,19 +701,10 @@ TEST_F(AntivirusStageTest, EicarInALargeAttachmentKeptInAFileIsFound) {
   EXPECT_EQ(virus(v), "Test.EICAR.NDB.UNOFFICIAL");
 }
 
-// Not a benchmark with assertions: prints scan times and the process RSS for the report.
-TEST_F(AntivirusStageTest, PrintsScanTimesAndMemory) {
-  const auto printMemory = [](const char* when) {
-    std::ifstream status("/proc/self/status");
-    for (std::string line; std::getline(status, line);) {
-      if (line.rfind("VmRSS", 0) == 0) {
-        std::cout << "[ antivirus ] " << when << ": " << line << "\n";
-      }
-    }
-  };
-  printMemory("before loading");
+// Text of 4 and 100 KiB is clean; EICAR at the very end of a 3.8 MiB zip (random, so it stays
+// that large) is found. (Scan times are bench/antivirus_scan_bench's job.)
+TEST_F(AntivirusStageTest, TextIsCleanAndEicarAtTheEndOfALargeZipIsFound) {
   const auto p = load();
-  printMemory("after loading");
   std::string text;
   while (text.size() < 4 * 1024) {
     text += "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.\r\n";
@@ -722,36 +713,21 @@ TEST_F(AntivirusStageTest, PrintsScanTimesAndMemory) {
   while (big_text.size() < 100 * 1024) {
     big_text += text;
   }
-  // Random (incompressible) bytes: the zip stays about as big as its content.
+  for (const std::string* body : {&text, &big_text}) {
+    const Verdict v = test::runPipeline(*p, plainMessage(*body));
+    EXPECT_EQ(v.action, Action::kAccept) << body->size();
+    EXPECT_EQ(virus(v), "");
+  }
   std::mt19937 random(42);
   std::string payload(3800 * 1024, '\0');
   for (auto& c : payload) {
     c = static_cast<char>(random() & 0xff);
   }
-  const auto zip_message = base64Attachment(
-      "data.zip", makeZip("data.bin", payload + eicar(), payload.size() + (64 << 10)));
-  struct Case {
-    const char* name;
-    std::string message;
-  };
-  const Case cases[] = {{"4 KiB text", plainMessage(text)},
-                        {"100 KiB text", plainMessage(big_text)},
-                        {"zip attachment", zip_message}};
-  for (const auto& c : cases) {
-    constexpr int kRuns = 10;
-    Verdict v;
-    const auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < kRuns; ++i) {
-      v = test::runPipeline(*p, c.message);
-    }
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                        std::chrono::steady_clock::now() - start)
-                        .count() /
-                    kRuns;
-    std::cout << "[ antivirus ] " << c.name << " (" << c.message.size() / 1024 << " KiB): " << us
-              << " us/scan, verdict " << toString(v.action) << "\n";
-  }
-  printMemory("after scanning");
+  const Verdict v = test::runPipeline(
+      *p, base64Attachment("data.zip",
+                           makeZip("data.bin", payload + eicar(), payload.size() + (64 << 10))));
+  EXPECT_EQ(v.action, Action::kQuarantine);
+  EXPECT_EQ(virus(v), "Test.EICAR.NDB.UNOFFICIAL");
 }
 
 }  // namespace
