@@ -228,17 +228,19 @@ void AuditLog::anchor() {
 }
 
 void AuditLog::append(nlohmann::json record) {
-  {
-    std::lock_guard lock(mutex_);
-    maybeRotateLocked();
-    if (options_.anchor_key && unanchored_ &&
-        std::chrono::steady_clock::now() - last_anchor_ >= options_.anchor_interval) {
-      anchorLocked();
-    }
-    writeLocked(std::move(record));
-    unanchored_ = true;
-  }
+  write(std::move(record));
   syncWritten();
+}
+
+void AuditLog::write(nlohmann::json record) {
+  std::lock_guard lock(mutex_);
+  maybeRotateLocked();
+  if (options_.anchor_key && unanchored_ &&
+      std::chrono::steady_clock::now() - last_anchor_ >= options_.anchor_interval) {
+    anchorLocked();
+  }
+  writeLocked(std::move(record));
+  unanchored_ = true;
 }
 
 void AuditLog::syncWritten() {

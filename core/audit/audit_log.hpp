@@ -54,6 +54,12 @@ class AuditLog {
   // Adds "prev" to the record, writes it as one line and returns once it is durable.
   // Throws IoError when it cannot be written (the caller must not acknowledge what it records).
   void append(nlohmann::json record);
+  // append() in two halves, for a caller that shares one sync with other files: write() adds the
+  // line without waiting for the disk; syncWritten() returns once every line written so far is
+  // on disk (fdatasync, shared with concurrent callers). Nothing may acknowledge what the line
+  // records in between. Both throw IoError.
+  void write(nlohmann::json record);
+  void syncWritten();
   // Writes an anchor line now if there is an unanchored line and a key.
   void anchor();
 
@@ -68,8 +74,6 @@ class AuditLog {
   void writeLocked(nlohmann::json record);
   void maybeRotateLocked();
   void anchorLocked();
-  // Returns once every line written so far is on disk (fdatasync, shared with concurrent callers).
-  void syncWritten();
 
   AuditOptions options_;
   std::mutex mutex_;  // guards the file and the head

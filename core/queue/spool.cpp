@@ -61,8 +61,16 @@ std::filesystem::path Spool::recordPath(const QueueId& id) const {
 void Spool::commit(const QueuedMessage& record, const PagedBytes& message,
                    std::string_view prefix) {
   const std::string head = record.toJson().dump() + "\n";  // dump() never writes a newline
-  FileToCommit file{record.id.str() + ".msg", {head, prefix, message}};
-  commitFiles(tmp_, queue_, {file}, &queue_sync_);
+  commitFiles(tmp_, queue_, {{record.id.str() + ".msg", {head, prefix, message}}}, &queue_sync_);
+}
+
+void Spool::place(const QueuedMessage& record, const PagedBytes& message, std::string_view prefix) {
+  const std::string head = record.toJson().dump() + "\n";
+  placeFiles(tmp_, queue_, {{record.id.str() + ".msg", {head, prefix, message}}});
+}
+
+void Spool::syncQueue() const {
+  fsyncDirectory(queue_);
 }
 
 void Spool::update(const QueuedMessage& record) {

@@ -10,7 +10,9 @@
 // shared by every commit running at the same time (group commit). Only after commit() returns
 // may the SMTP session answer 250, so a crash at any moment either loses nothing that was
 // acknowledged or leaves a leftover in tmp/ that recover() removes. One file means one inode
-// created and one fdatasync per message.
+// created and one fdatasync per message. place() and syncQueue() are commit() in two halves,
+// for the SMTP acceptor, which makes the rename and its audit line durable in one sync shared
+// by concurrent sessions (see message_acceptor.hpp).
 //
 // ID.msg is never rewritten. A change of delivery state (a deferral) writes ID.env by rename,
 // which then overrides the record in ID.msg. Removal unlinks ID.msg first, so a crash in between
@@ -43,6 +45,12 @@ class Spool {
   // the record in its first line.
   // Throws IoError (diskFull() for ENOSPC) and leaves nothing behind on failure.
   void commit(const QueuedMessage& record, const PagedBytes& message, std::string_view prefix = {});
+  // commit() without the fsync of queue/: ID.msg is on disk under its final name, but a crash
+  // may still lose the name until syncQueue() has returned. Nothing may acknowledge the message
+  // in between, and a failed syncQueue() means remove(). Throws as commit().
+  void place(const QueuedMessage& record, const PagedBytes& message, std::string_view prefix = {});
+  // fsyncs queue/: every place() that returned before the call is then durable.
+  void syncQueue() const;
   // Atomically replaces the stored delivery state.
   void update(const QueuedMessage& record);
   // Removes a message (ID.msg first: a crash in between leaves an ID.env recover() deletes).

@@ -101,9 +101,13 @@ void MessageAcceptor::countRefusal(std::string_view reason) {
   }
 }
 
-bool MessageAcceptor::appendAudit(const nlohmann::json& record) {
+bool MessageAcceptor::appendAudit(const nlohmann::json& record, Durable durable) {
   try {
-    audit_.append(record);
+    if (durable == Durable::kNow) {
+      audit_.append(record);
+    } else {
+      audit_.write(record);
+    }
     return true;
   } catch (const std::exception& e) {
     log::error("audit_write_failed", {{"error", e.what()}});
@@ -214,17 +218,30 @@ asio::awaitable<smtp::Reply> MessageAcceptor::enqueue(const queue::QueueId& id,
                                                       const StoredBytes& data,
                                                       const nlohmann::json& record) {
   auto queued = queue::QueuedMessage::fromEnvelope(id, envelope, data.size());
-  // Committed, then the verdict line, in one trip to the blocking pool: a message the audit log
-  // cannot record is taken back out of the queue before anyone answers.
+  // In one trip to the blocking pool: the message file is placed in the queue, its verdict line
+  // written, and one sync makes both durable (the queue folder's fsync, then the audit log's
+  // fdatasync), shared with every session committing meanwhile: each message waits for one
+  // group sync instead of one for the spool and another for the audit log. A message the audit
+  // log cannot record, or that the sync cannot make durable, is taken back out of the queue
+  // before anyone answers; a failed sync is a storage failure (the audit log is in the spool).
   bool recorded = false;
   try {
     recorded = co_await runBlocking(blocking_, [this, &queued, &data, &record] {
-      spool_.commit(queued, data.message, data.prefix);
-      if (appendAudit(record)) {
-        return true;
+      spool_.place(queued, data.message, data.prefix);
+      try {
+        if (!appendAudit(record, Durable::kShared)) {
+          spool_.remove(queued.id);
+          return false;
+        }
+        commit_sync_.afterChange([this] {
+          spool_.syncQueue();
+          audit_.syncWritten();
+        });
+      } catch (const IoError&) {
+        spool_.remove(queued.id);
+        throw;
       }
-      spool_.remove(queued.id);
-      return false;
+      return true;
     });
   } catch (const IoError& e) {
     countRefusal("storage_error");

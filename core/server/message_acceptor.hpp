@@ -24,6 +24,7 @@
 #include "core/quarantine/quarantine_store.hpp"
 #include "core/queue/spool.hpp"
 #include "core/smtp/session.hpp"
+#include "core/util/group_sync.hpp"
 #include "filters/pipeline.hpp"
 
 namespace relayguard {
@@ -54,9 +55,11 @@ class MessageAcceptor : public smtp::MessageHandler, private filters::StageObser
                                              const PagedBytes& message) override;
 
  private:
-  // Records the verdict durably; false (and a log line) when the audit log cannot be written.
+  // Records the verdict; false (and a log line) when the audit log cannot be written. kNow
+  // returns once the line is on disk; kShared only writes it, for enqueue's shared sync.
   // appendAudit on the calling thread (a blocking-pool job), audited from the session.
-  bool appendAudit(const nlohmann::json& record);
+  enum class Durable { kNow, kShared };
+  bool appendAudit(const nlohmann::json& record, Durable durable = Durable::kNow);
   asio::awaitable<bool> audited(const nlohmann::json& record);
   // Store in the quarantine area / the delivery queue, record the verdict, answer.
   asio::awaitable<smtp::Reply> quarantine(const queue::QueueId& id, const Envelope& envelope,
@@ -81,6 +84,9 @@ class MessageAcceptor : public smtp::MessageHandler, private filters::StageObser
   // The MIME view's limits: large attachments are decoded into unnamed files next to the
   // spilled messages (the spool's tmp/).
   MimeLimits mime_limits_;
+  // enqueue's one sync per message: the fsync of the queue folder and the audit log's
+  // fdatasync together, shared by every session committing at the same time.
+  GroupSync commit_sync_;
 };
 
 }  // namespace relayguard

@@ -131,8 +131,8 @@ void writeFileDurably(const std::filesystem::path& tmp, const std::filesystem::p
   }
 }
 
-void commitFiles(const std::filesystem::path& tmp_dir, const std::filesystem::path& dir,
-                 const std::vector<FileToCommit>& files, GroupSync* dir_sync) {
+void placeFiles(const std::filesystem::path& tmp_dir, const std::filesystem::path& dir,
+                const std::vector<FileToCommit>& files) {
   std::size_t renamed = 0;
   try {
     for (const auto& f : files) {
@@ -146,17 +146,29 @@ void commitFiles(const std::filesystem::path& tmp_dir, const std::filesystem::pa
       }
       ++renamed;
     }
-    if (dir_sync != nullptr) {
-      dir_sync->afterChange([&dir] { fsyncDirectory(dir); });
-    } else {
-      fsyncDirectory(dir);
-    }
   } catch (const IoError&) {
     for (std::size_t i = 0; i < files.size(); ++i) {
       ::unlink((tmp_dir / files[i].name).c_str());
       if (i < renamed) {
         ::unlink((dir / files[i].name).c_str());
       }
+    }
+    throw;
+  }
+}
+
+void commitFiles(const std::filesystem::path& tmp_dir, const std::filesystem::path& dir,
+                 const std::vector<FileToCommit>& files, GroupSync* dir_sync) {
+  placeFiles(tmp_dir, dir, files);
+  try {
+    if (dir_sync != nullptr) {
+      dir_sync->afterChange([&dir] { fsyncDirectory(dir); });
+    } else {
+      fsyncDirectory(dir);
+    }
+  } catch (const IoError&) {
+    for (const auto& f : files) {
+      ::unlink((dir / f.name).c_str());
     }
     throw;
   }

@@ -69,6 +69,12 @@ struct FileToCommit {
 // dir_sync: when given, the final fsync of dir goes through it, shared with concurrent commits.
 void commitFiles(const std::filesystem::path& tmp_dir, const std::filesystem::path& dir,
                  const std::vector<FileToCommit>& files, GroupSync* dir_sync = nullptr);
+// commitFiles without its last step: the files are written, fsynced and renamed into dir, but
+// dir is not fsynced, so a crash may still lose their names. For a caller that makes them
+// durable together with something else in one shared sync: it fsyncs dir before anything is
+// acknowledged, and removes the files if that fails. On failure nothing is left behind.
+void placeFiles(const std::filesystem::path& tmp_dir, const std::filesystem::path& dir,
+                const std::vector<FileToCommit>& files);
 // Reads a whole file, or what follows its first line (kAfterFirstLine: runtime_error if it has
 // none); throws IoError.
 enum class ReadFrom { kStart, kAfterFirstLine };

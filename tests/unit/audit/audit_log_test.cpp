@@ -79,6 +79,30 @@ TEST_F(AuditLogTest, ChainStartsWithZerosAndLinksEveryLine) {
   EXPECT_EQ(r.lines, 3U);
 }
 
+// append() in two halves: write() puts the chained line in the file at once (in order with
+// append()), syncWritten() only waits for the disk.
+TEST_F(AuditLogTest, WriteThenSyncWrittenChainsLikeAppend) {
+  AuditOptions o;
+  o.dir = dir();
+  AuditLog log(o);
+  log.append({{"event", "verdict"}, {"queue_id", "A"}});
+  log.write({{"event", "verdict"}, {"queue_id", "B"}});
+  const auto f = files(dir());
+  ASSERT_EQ(f.size(), 1U);
+  auto ls = lines(f[0]);
+  ASSERT_EQ(ls.size(), 2U);
+  EXPECT_EQ(nlohmann::json::parse(ls[1])["queue_id"], "B");
+  EXPECT_EQ(nlohmann::json::parse(ls[1])["prev"], AuditLog::sha256Hex(ls[0]));
+  log.syncWritten();
+  log.append({{"event", "verdict"}, {"queue_id", "C"}});
+  ls = lines(f[0]);
+  ASSERT_EQ(ls.size(), 3U);
+  EXPECT_EQ(nlohmann::json::parse(ls[2])["prev"], AuditLog::sha256Hex(ls[1]));
+  const auto r = verifyAuditLog(dir(), std::nullopt);
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.lines, 3U);
+}
+
 TEST_F(AuditLogTest, ChainContinuesAcrossRotationAndReopen) {
   fill(40, std::nullopt, 4096);
   fill(5, std::nullopt, 4096);  // reopening continues the chain from the last line

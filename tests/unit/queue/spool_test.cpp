@@ -121,6 +121,34 @@ TEST(Spool, CommitThenReadBack) {
   EXPECT_EQ(back->next_attempt, fromUnixSeconds(1700000000));
 }
 
+// commit() in two halves: place() leaves the same file in queue/ (and nothing in tmp/), ready to
+// read, and syncQueue() completes it; recover() finds it like any committed message.
+TEST(Spool, PlaceThenSyncQueueStoresWhatCommitStores) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  const auto record = makeRecord();
+  spool.place(record, "body\r\n", "X-Added: 1\r\n");
+  EXPECT_EQ(names(dir.path() / "queue"), (std::vector<std::string>{record.id.str() + ".msg"}));
+  EXPECT_TRUE(names(dir.path() / "tmp").empty());
+  EXPECT_EQ(readFile(spool.messagePath(record.id)),
+            record.toJson().dump() + "\nX-Added: 1\r\nbody\r\n");
+  spool.syncQueue();
+  const auto recovered = Spool(dir.path()).recover();
+  ASSERT_EQ(recovered.size(), 1U);
+  expectSameRecord(recovered.front(), record);
+}
+
+// place() fails as commit() does, leaving nothing behind.
+TEST(Spool, PlaceFailureLeavesNothingBehind) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  const auto record = makeRecord();
+  fs::create_directories(spool.messagePath(record.id) / "busy");
+  EXPECT_THROW(spool.place(record, "body\r\n"), IoError);
+  EXPECT_TRUE(names(dir.path() / "tmp").empty());
+  EXPECT_TRUE(fs::is_directory(spool.messagePath(record.id)));
+}
+
 TEST(Spool, StoresTheAddedHeadersInFrontOfTheMessage) {
   test::TempDir dir;
   Spool spool(dir.path());

@@ -81,6 +81,26 @@ TEST(DurableFile, CommitsSeveralFilesOrNone) {
   EXPECT_TRUE(fs::is_empty(dir.path() / "tmp"));
 }
 
+// placeFiles is commitFiles without the directory's fsync: the same files in place, the same
+// rollback when a rename fails.
+TEST(DurableFile, PlacesSeveralFilesOrNone) {
+  TempDir dir;
+  fs::create_directories(dir.path() / "tmp");
+  fs::create_directories(dir.path() / "out");
+  placeFiles(dir.path() / "tmp", dir.path() / "out", {{"a", {"prefix:", "A"}}, {"b", {"B"}}});
+  EXPECT_EQ(readFile(dir.path() / "out" / "a"), "prefix:A");
+  EXPECT_EQ(readFile(dir.path() / "out" / "b"), "B");
+  EXPECT_TRUE(fs::is_empty(dir.path() / "tmp"));
+
+  fs::create_directories(dir.path() / "out" / "d" / "busy");
+  EXPECT_NE(errorOf([&] {
+              placeFiles(dir.path() / "tmp", dir.path() / "out", {{"c", {"C"}}, {"d", {"D"}}});
+            }),
+            0);
+  EXPECT_FALSE(fs::exists(dir.path() / "out" / "c"));
+  EXPECT_TRUE(fs::is_empty(dir.path() / "tmp"));
+}
+
 TEST(DurableFile, ReadErrorsNameTheFile) {
   TempDir dir;
   try {
