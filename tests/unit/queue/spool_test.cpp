@@ -138,17 +138,6 @@ TEST(Spool, PlaceThenSyncQueueStoresWhatCommitStores) {
   expectSameRecord(recovered.front(), record);
 }
 
-// place() fails as commit() does, leaving nothing behind.
-TEST(Spool, PlaceFailureLeavesNothingBehind) {
-  test::TempDir dir;
-  Spool spool(dir.path());
-  const auto record = makeRecord();
-  fs::create_directories(spool.messagePath(record.id) / "busy");
-  EXPECT_THROW(spool.place(record, "body\r\n"), IoError);
-  EXPECT_TRUE(names(dir.path() / "tmp").empty());
-  EXPECT_TRUE(fs::is_directory(spool.messagePath(record.id)));
-}
-
 TEST(Spool, StoresTheAddedHeadersInFrontOfTheMessage) {
   test::TempDir dir;
   Spool spool(dir.path());
@@ -446,16 +435,20 @@ TEST(Spool, CommitFailureRenamingMessageLeavesNothingBehind) {
   EXPECT_EQ(readFile(dir.path() / "queue"), "not a folder");
 }
 
-// A folder squatting on queue/ID.msg: the commit rename fails (EISDIR); the temporary file must go.
+// A folder squatting on queue/ID.msg: the commit rename fails (EISDIR); the temporary file must
+// go. The same for place(), commit()'s first half.
 TEST(Spool, CommitFailureRenamingIntoPlaceLeavesNothingBehind) {
-  test::TempDir dir;
-  Spool spool(dir.path());
-  const auto record = makeRecord();
-  fs::create_directories(spool.messagePath(record.id) / "busy");
-  EXPECT_THROW(spool.commit(record, "body\r\n"), IoError);
-  EXPECT_TRUE(names(dir.path() / "tmp").empty());
-  EXPECT_EQ(names(dir.path() / "queue"), (std::vector<std::string>{record.id.str() + ".msg"}));
-  EXPECT_TRUE(fs::is_directory(spool.messagePath(record.id)));
+  for (const bool place : {false, true}) {
+    test::TempDir dir;
+    Spool spool(dir.path());
+    const auto record = makeRecord();
+    fs::create_directories(spool.messagePath(record.id) / "busy");
+    EXPECT_THROW(place ? spool.place(record, "body\r\n") : spool.commit(record, "body\r\n"),
+                 IoError);
+    EXPECT_TRUE(names(dir.path() / "tmp").empty());
+    EXPECT_EQ(names(dir.path() / "queue"), (std::vector<std::string>{record.id.str() + ".msg"}));
+    EXPECT_TRUE(fs::is_directory(spool.messagePath(record.id)));
+  }
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <functional>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -62,43 +63,33 @@ TEST(DurableFile, NewFilesNeverReplaceAFileOrFollowALink) {
   EXPECT_EQ(readFile(target), "second");
 }
 
+// commitFiles, and placeFiles (commitFiles without the directory's fsync): every file in place,
+// or none when a rename fails.
 TEST(DurableFile, CommitsSeveralFilesOrNone) {
-  TempDir dir;
-  fs::create_directories(dir.path() / "tmp");
-  fs::create_directories(dir.path() / "out");
-  commitFiles(dir.path() / "tmp", dir.path() / "out", {{"a", {"prefix:", "A"}}, {"b", {"B"}}});
-  EXPECT_EQ(readFile(dir.path() / "out" / "a"), "prefix:A");
-  EXPECT_EQ(readFile(dir.path() / "out" / "b"), "B");
-  EXPECT_TRUE(fs::is_empty(dir.path() / "tmp"));
+  using Commit =
+      std::function<void(const fs::path&, const fs::path&, const std::vector<FileToCommit>&)>;
+  const Commit commit = [](const fs::path& tmp, const fs::path& out,
+                           const std::vector<FileToCommit>& files) {
+    commitFiles(tmp, out, files);
+  };
+  for (const Commit& place : {commit, Commit(placeFiles)}) {
+    TempDir dir;
+    fs::create_directories(dir.path() / "tmp");
+    fs::create_directories(dir.path() / "out");
+    place(dir.path() / "tmp", dir.path() / "out", {{"a", {"prefix:", "A"}}, {"b", {"B"}}});
+    EXPECT_EQ(readFile(dir.path() / "out" / "a"), "prefix:A");
+    EXPECT_EQ(readFile(dir.path() / "out" / "b"), "B");
+    EXPECT_TRUE(fs::is_empty(dir.path() / "tmp"));
 
-  // The second rename fails (a directory is in the way): the first file is taken back too.
-  fs::create_directories(dir.path() / "out" / "d" / "busy");
-  EXPECT_NE(errorOf([&] {
-              commitFiles(dir.path() / "tmp", dir.path() / "out", {{"c", {"C"}}, {"d", {"D"}}});
-            }),
-            0);
-  EXPECT_FALSE(fs::exists(dir.path() / "out" / "c"));
-  EXPECT_TRUE(fs::is_empty(dir.path() / "tmp"));
-}
-
-// placeFiles is commitFiles without the directory's fsync: the same files in place, the same
-// rollback when a rename fails.
-TEST(DurableFile, PlacesSeveralFilesOrNone) {
-  TempDir dir;
-  fs::create_directories(dir.path() / "tmp");
-  fs::create_directories(dir.path() / "out");
-  placeFiles(dir.path() / "tmp", dir.path() / "out", {{"a", {"prefix:", "A"}}, {"b", {"B"}}});
-  EXPECT_EQ(readFile(dir.path() / "out" / "a"), "prefix:A");
-  EXPECT_EQ(readFile(dir.path() / "out" / "b"), "B");
-  EXPECT_TRUE(fs::is_empty(dir.path() / "tmp"));
-
-  fs::create_directories(dir.path() / "out" / "d" / "busy");
-  EXPECT_NE(errorOf([&] {
-              placeFiles(dir.path() / "tmp", dir.path() / "out", {{"c", {"C"}}, {"d", {"D"}}});
-            }),
-            0);
-  EXPECT_FALSE(fs::exists(dir.path() / "out" / "c"));
-  EXPECT_TRUE(fs::is_empty(dir.path() / "tmp"));
+    // The second rename fails (a directory is in the way): the first file is taken back too.
+    fs::create_directories(dir.path() / "out" / "d" / "busy");
+    EXPECT_NE(errorOf([&] {
+                place(dir.path() / "tmp", dir.path() / "out", {{"c", {"C"}}, {"d", {"D"}}});
+              }),
+              0);
+    EXPECT_FALSE(fs::exists(dir.path() / "out" / "c"));
+    EXPECT_TRUE(fs::is_empty(dir.path() / "tmp"));
+  }
 }
 
 TEST(DurableFile, ReadErrorsNameTheFile) {
