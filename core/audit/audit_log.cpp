@@ -138,6 +138,7 @@ void AuditLog::openNewFile() {
     if (::fdatasync(fd_) != 0) {
       fail("cannot fsync", file_);
     }
+    lines_synced_ = lines_written_;
     ::close(fd_);
     fd_ = -1;
   }
@@ -199,6 +200,7 @@ void AuditLog::writeLocked(nlohmann::json record) {
   }
   head_ = hash;
   file_bytes_ += line.size();
+  ++lines_written_;
 }
 
 void AuditLog::anchorLocked() {
@@ -244,16 +246,24 @@ void AuditLog::write(nlohmann::json record) {
 }
 
 void AuditLog::syncWritten() {
+  {
+    std::lock_guard lock(mutex_);
+    if (lines_synced_ == lines_written_) {
+      return;  // a sync that began after the last line was written has completed
+    }
+  }
   // Group commit: one fdatasync covers every line written before it started. It syncs the file
   // being written now; a rotation fsynced the file it left, so older lines are already on disk.
   sync_.afterChange([this] {
     int fd = -1;
+    std::uint64_t covers = 0;
     {
       std::lock_guard lock(mutex_);
       fd = ::dup(fd_);  // the file may be rotated away while we sync: keep it open
       if (fd < 0) {
         fail("cannot dup descriptor of", file_);
       }
+      covers = lines_written_;
     }
     const int rc = ::fdatasync(fd);
     const int err = errno;
@@ -261,7 +271,15 @@ void AuditLog::syncWritten() {
     if (rc != 0) {
       throw IoError("cannot fsync the audit log: " + std::string(std::strerror(err)), err);
     }
+    std::lock_guard lock(mutex_);
+    lines_synced_ = std::max(lines_synced_, covers);
+    ++syncs_;
   });
+}
+
+std::uint64_t AuditLog::syncs() const {
+  std::lock_guard lock(mutex_);
+  return syncs_;
 }
 
 AuditVerifyResult verifyAuditLog(const std::filesystem::path& dir,

@@ -56,10 +56,12 @@ class AuditLog {
   void append(nlohmann::json record);
   // append() in two halves, for a caller that shares one sync with other files: write() adds the
   // line without waiting for the disk; syncWritten() returns once every line written so far is
-  // on disk (fdatasync, shared with concurrent callers). Nothing may acknowledge what the line
-  // records in between. Both throw IoError.
+  // on disk (fdatasync, shared with concurrent callers; none when a completed one covers them).
+  // Nothing may acknowledge what the line records in between. Both throw IoError.
   void write(nlohmann::json record);
   void syncWritten();
+  // How many fdatasyncs syncWritten() has made (for tests).
+  std::uint64_t syncs() const;
   // Writes an anchor line now if there is an unanchored line and a key.
   void anchor();
 
@@ -76,13 +78,16 @@ class AuditLog {
   void anchorLocked();
 
   AuditOptions options_;
-  std::mutex mutex_;  // guards the file and the head
-  GroupSync sync_;    // one fdatasync at a time; the others ride along
+  mutable std::mutex mutex_;  // guards the file, the head and the counts
+  GroupSync sync_;            // one fdatasync at a time; the others ride along
   int fd_ = -1;
   std::filesystem::path file_;
   std::uint64_t file_bytes_ = 0;
   int file_day_ = -1;
-  std::string head_;  // hash of the last line written
+  std::string head_;                 // hash of the last line written
+  std::uint64_t lines_written_ = 0;  // lines written since the log was opened
+  std::uint64_t lines_synced_ = 0;   // how many of them a completed sync covers
+  std::uint64_t syncs_ = 0;
   bool unanchored_ = false;
   std::chrono::steady_clock::time_point last_anchor_;
 };

@@ -103,6 +103,35 @@ TEST_F(AuditLogTest, WriteThenSyncWrittenChainsLikeAppend) {
   EXPECT_EQ(r.lines, 3U);
 }
 
+// A sync is needed only for lines that no completed sync covers: delivery events are written
+// without one and synced later, often after a verdict's sync has already covered them.
+TEST_F(AuditLogTest, SyncWrittenSyncsOnlyWhatNoSyncCovers) {
+  AuditOptions o;
+  o.dir = dir();
+  o.max_file_bytes = 600;
+  AuditLog log(o);
+  log.syncWritten();
+  EXPECT_EQ(log.syncs(), 0U);  // nothing written yet
+  log.write({{"event", "delivery"}, {"queue_id", "A"}});
+  log.write({{"event", "delivery"}, {"queue_id", "B"}});
+  log.syncWritten();
+  EXPECT_EQ(log.syncs(), 1U);  // one for both
+  log.syncWritten();
+  EXPECT_EQ(log.syncs(), 1U);  // covered already
+  log.append({{"event", "verdict"}, {"queue_id", "C"}});
+  EXPECT_EQ(log.syncs(), 2U);
+  // A rotation fsyncs the file it leaves: what was written there needs no sync of its own.
+  const std::string padding(300, 'p');
+  log.write({{"event", "delivery"}, {"queue_id", "D"}, {"padding", padding}});
+  log.write({{"event", "delivery"}, {"queue_id", "E"}, {"padding", padding}});
+  ASSERT_EQ(files(dir()).size(), 2U);
+  log.syncWritten();
+  EXPECT_EQ(log.syncs(), 3U);  // E, in the new file
+  log.syncWritten();
+  EXPECT_EQ(log.syncs(), 3U);
+  EXPECT_TRUE(verifyAuditLog(dir(), std::nullopt).ok);
+}
+
 TEST_F(AuditLogTest, ChainContinuesAcrossRotationAndReopen) {
   fill(40, std::nullopt, 4096);
   fill(5, std::nullopt, 4096);  // reopening continues the chain from the last line
