@@ -69,7 +69,8 @@ Scheduler::Scheduler(asio::io_context& io, const Config& config, queue::Spool& s
       strand_(asio::make_strand(io)),
       client_(std::make_unique<SmtpClient>(strand_, clientSettings(config))),
       wake_(strand_),
-      metrics_(metrics) {
+      metrics_(metrics),
+      audit_sync_(strand_) {
   for (const auto& route : config.routes) {
     route_security_.push_back(RouteSecurity::fromRoute(route));
   }
@@ -91,21 +92,31 @@ void Scheduler::schedule(const queue::QueuedMessage& message) {
   due_.emplace(message.next_attempt, message.id);
 }
 
-void Scheduler::add(queue::QueuedMessage message) {
+void Scheduler::add(queue::QueuedMessage message, std::string bytes) {
   schedule(message);
   const queue::QueueId id = message.id;  // the key must not come from the moved-from record
   if (const auto old = entries_.find(id); old != entries_.end()) {
     forget(old);
   }
   arrivals_.insert(message.envelope.received);
-  entries_.emplace(id, Entry{std::move(message), false});
+  if (held_bytes_ + bytes.size() > kMaxHeldBytes) {
+    bytes.clear();
+  }
+  held_bytes_ += bytes.size();
+  entries_.emplace(id, Entry{std::move(message), false, std::move(bytes)});
   publish();
+}
+
+std::string Scheduler::takeBytes(Entry& entry) {
+  held_bytes_ -= entry.bytes.size();
+  return std::exchange(entry.bytes, {});
 }
 
 void Scheduler::forget(std::map<queue::QueueId, Entry>::iterator it) {
   if (const auto a = arrivals_.find(it->second.message.envelope.received); a != arrivals_.end()) {
     arrivals_.erase(a);
   }
+  takeBytes(it->second);
   entries_.erase(it);
   publish();
 }
@@ -129,9 +140,9 @@ void Scheduler::outcome(std::vector<nlohmann::json>& events, const queue::Queued
   }
 }
 
-void Scheduler::enqueue(queue::QueuedMessage message) {
-  asio::post(strand_, [this, message = std::move(message)]() mutable {
-    add(std::move(message));
+void Scheduler::enqueue(queue::QueuedMessage message, std::string bytes) {
+  asio::post(strand_, [this, message = std::move(message), bytes = std::move(bytes)]() mutable {
+    add(std::move(message), std::move(bytes));
     wake_.cancel();
   });
 }
@@ -274,17 +285,22 @@ asio::awaitable<void> Scheduler::loop() {
 }
 
 asio::awaitable<void> Scheduler::deliver(queue::QueueId id, std::set<std::size_t> routes) {
-  queue::QueuedMessage message = entries_.at(id).message;
+  Entry& entry = entries_.at(id);
+  queue::QueuedMessage message = entry.message;
+  const std::string held = takeBytes(entry);
   log::debug(
       "attempt",
       {{"id", id.str()}, {"pending", message.pendingCount()}, {"attempts", message.attempts}});
   bool done = false;
   std::vector<nlohmann::json> events;
   try {
-    // A large message is mapped, not read: page cache while it is sent, not process memory.
-    const queue::Spool::StoredMessage stored =
-        co_await runBlocking(blocking_, [this, &id] { return spool_.loadMessage(id); });
-    const PagedBytes data = stored.paged();
+    // The bytes the acceptor handed over, else the spool's: a large message is mapped, not
+    // read, so that it costs page cache while it is sent, not process memory.
+    std::optional<queue::Spool::StoredMessage> stored;
+    if (held.empty()) {
+      stored = co_await runBlocking(blocking_, [this, &id] { return spool_.loadMessage(id); });
+    }
+    const PagedBytes data = stored ? stored->paged() : PagedBytes(held);
     // Group pending recipients by route (and by domain on MX routes); each group is one SMTP
     // transaction.
     std::map<std::pair<std::size_t, std::string>, std::vector<std::size_t>> groups;
@@ -496,15 +512,36 @@ asio::awaitable<void> Scheduler::record(const queue::QueuedMessage& message, boo
     }
     try {
       for (auto& e : events) {
-        audit_.append(std::move(e));
+        audit_.write(std::move(e));
       }
     } catch (const std::exception& e) {
       log::error("audit_write_failed", {{"error", e.what()}, {"what", "delivery events"}});
     }
   });
+  if (!events.empty()) {
+    syncAuditSoon();
+  }
   if (done) {
     log::info("done", {{"id", message.id.str()}, {"attempts", message.attempts}});
   }
+}
+
+void Scheduler::syncAuditSoon() {
+  if (audit_sync_armed_) {
+    return;  // the sync already planned covers these events too
+  }
+  audit_sync_armed_ = true;
+  audit_sync_.expires_after(kAuditSyncDelay);
+  audit_sync_.async_wait([this](const std::error_code&) {
+    audit_sync_armed_ = false;
+    asio::post(blocking_, [&audit = audit_] {
+      try {
+        audit.syncWritten();
+      } catch (const std::exception& e) {
+        log::error("audit_write_failed", {{"error", e.what()}, {"what", "delivery events"}});
+      }
+    });
+  });
 }
 
 }  // namespace relayguard::delivery

@@ -9,6 +9,14 @@
 //
 // All state lives on one strand; deliveries are coroutines on that strand whose network waits
 // interleave. File work (reading the message, fsyncing state) runs on the blocking pool.
+//
+// A message's first attempt usually needs no file read: enqueue() takes the bytes the acceptor
+// has just stored, and the entry keeps them until that attempt, within kMaxHeldBytes for all
+// entries together (past that, and for every later attempt, the message is read from the spool).
+// Delivery events go to the audit log without waiting for the disk: nobody is answered on them.
+// They are synced by the next verdict's sync or, when no mail is arriving, kAuditSyncDelay after
+// they were written; a crash of the machine (not of the relay) within that time can lose them,
+// as it can lose the removal of the delivered message, which is then delivered again.
 #pragma once
 
 #include <chrono>
@@ -19,6 +27,7 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
 #include <asio/system_timer.hpp>
 #include <asio/thread_pool.hpp>
@@ -47,8 +56,13 @@ class Scheduler {
 
   // Takes over the recovered queue and starts the delivery loop.
   void start(std::vector<queue::QueuedMessage> recovered);
-  // Thread-safe: a newly committed message.
-  void enqueue(queue::QueuedMessage message);
+  // Thread-safe: a newly committed message, with the bytes stored after its record line when
+  // the caller has them (else empty: they are read from the spool).
+  void enqueue(queue::QueuedMessage message, std::string bytes = {});
+  // What the entries may hold of message bytes in all, and how long delivery events may wait
+  // for an fdatasync of the audit log.
+  static constexpr std::size_t kMaxHeldBytes = 32 << 20;
+  static constexpr std::chrono::milliseconds kAuditSyncDelay{100};
   // Thread-safe: every message not being delivered becomes due now.
   void flush();
   // Removes a message unless it is being delivered right now.
@@ -63,13 +77,18 @@ class Scheduler {
   struct Entry {
     queue::QueuedMessage message;
     bool in_flight = false;
+    std::string bytes;  // as stored, for the next attempt; empty: read them from the spool
   };
   using Strand = asio::strand<asio::io_context::executor_type>;
 
   asio::awaitable<void> loop();
   void schedule(const queue::QueuedMessage& message);
-  // Adds a message to the index and the due set (strand only).
-  void add(queue::QueuedMessage message);
+  // Adds a message to the index and the due set, keeping `bytes` if they fit (strand only).
+  void add(queue::QueuedMessage message, std::string bytes = {});
+  // Takes the bytes an entry holds (empty if none), accounting for them (strand only).
+  std::string takeBytes(Entry& entry);
+  // Makes the audit log's delivery events durable within kAuditSyncDelay (strand only).
+  void syncAuditSoon();
   // Drops an entry from the index (strand only).
   void forget(std::map<queue::QueueId, Entry>::iterator it);
   // Tells the metrics the queue's size and oldest arrival, and the deliveries in flight.
@@ -113,6 +132,9 @@ class Scheduler {
   std::set<std::pair<SystemTime, queue::QueueId>> due_;
   std::map<std::size_t, std::size_t> route_in_flight_;
   std::size_t in_flight_ = 0;
+  std::size_t held_bytes_ = 0;  // the entries' bytes together
+  asio::steady_timer audit_sync_;
+  bool audit_sync_armed_ = false;
   bool stopping_ = false;
 };
 

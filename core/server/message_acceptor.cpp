@@ -225,8 +225,9 @@ asio::awaitable<smtp::Reply> MessageAcceptor::enqueue(const queue::QueueId& id,
   // log cannot record, or that the sync cannot make durable, is taken back out of the queue
   // before anyone answers; a failed sync is a storage failure (the audit log is in the spool).
   bool recorded = false;
+  std::string stored;  // the bytes for the first delivery attempt (see QueuedCallback)
   try {
-    recorded = co_await runBlocking(blocking_, [this, &queued, &data, &record] {
+    recorded = co_await runBlocking(blocking_, [this, &queued, &data, &record, &stored] {
       spool_.place(queued, data.message, data.prefix);
       try {
         if (!appendAudit(record, Durable::kShared)) {
@@ -240,6 +241,10 @@ asio::awaitable<smtp::Reply> MessageAcceptor::enqueue(const queue::QueueId& id,
       } catch (const IoError&) {
         spool_.remove(queued.id);
         throw;
+      }
+      if (data.message.file == nullptr && data.size() <= queue::Spool::kMapAbove) {
+        stored.reserve(data.size());
+        stored.append(data.prefix).append(data.message.data);
       }
       return true;
     });
@@ -260,7 +265,7 @@ asio::awaitable<smtp::Reply> MessageAcceptor::enqueue(const queue::QueueId& id,
                        {"from", envelope.mail_from.bracketed()},
                        {"to", rcpts},
                        {"size", data.size()}});
-  on_queued_(std::move(queued));
+  on_queued_(std::move(queued), std::move(stored));
   co_return smtp::Reply{250, "2.0.0", "Ok: queued as " + id.str()};
 }
 

@@ -45,7 +45,10 @@ struct StoredBytes {
 
 class MessageAcceptor : public smtp::MessageHandler, private filters::StageObserver {
  public:
-  using QueuedCallback = std::function<void(queue::QueuedMessage)>;
+  // Called once a message is durably queued, with the bytes it was stored with (what follows
+  // the record line in the queue file) when they were in memory and at most Spool::kMapAbove,
+  // else empty: the delivery can send them without reading the file back.
+  using QueuedCallback = std::function<void(queue::QueuedMessage, std::string)>;
   MessageAcceptor(const Config& config, queue::Spool& spool, QuarantineStore& quarantine,
                   const PipelineSlot& pipeline, AuditLog& audit, asio::thread_pool& blocking,
                   QueuedCallback on_queued, dns::Resolver* resolver = nullptr,

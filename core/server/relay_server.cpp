@@ -158,8 +158,10 @@ int runRelayServer(const Config& config, const ServeOptions& options) {
     delivery::Scheduler scheduler(io, config, spool, audit, blocking, resolver, &relay_metrics);
     MessageAcceptor acceptor(
         config, spool, quarantine, pipeline, audit, blocking,
-        [&scheduler](queue::QueuedMessage m) { scheduler.enqueue(std::move(m)); }, &resolver,
-        &relay_metrics);
+        [&scheduler](queue::QueuedMessage m, std::string bytes) {
+          scheduler.enqueue(std::move(m), std::move(bytes));
+        },
+        &resolver, &relay_metrics);
     // Keyed anchors also when idle, so a log that stops early shows as a stale last anchor.
     asio::steady_timer anchor_timer(io);
     std::function<void()> schedule_anchor = [&] {

@@ -71,15 +71,18 @@ class AcceptorTest : public ::testing::Test {
   std::filesystem::path spoolDir() const { return dir_.path() / "spool"; }
 
   // Hands `count` messages to the acceptor at once, as that many sessions would.
-  std::vector<smtp::Reply> accept(int count) {
+  std::vector<smtp::Reply> accept(int count, std::string_view message = kMessage) {
     asio::io_context io;
     MessageAcceptor acceptor(config_, spool_, quarantine_, pipeline_, audit_, blocking_,
-                             [this](queue::QueuedMessage m) { queued_.push_back(m.id.str()); });
+                             [this](queue::QueuedMessage m, std::string bytes) {
+                               queued_.push_back(m.id.str());
+                               handed_.push_back(std::move(bytes));
+                             });
     const Envelope env = envelope("192.0.2.7", 1);
     std::vector<std::future<smtp::Reply>> replies;
     for (int i = 0; i < count; ++i) {
       replies.push_back(
-          asio::co_spawn(io, acceptor.handleMessage(env, PagedBytes(kMessage)), asio::use_future));
+          asio::co_spawn(io, acceptor.handleMessage(env, PagedBytes(message)), asio::use_future));
     }
     io.run();
     std::vector<smtp::Reply> out;
@@ -127,6 +130,7 @@ class AcceptorTest : public ::testing::Test {
   PipelineSlot pipeline_;
   asio::thread_pool blocking_{4};
   std::vector<std::string> queued_;
+  std::vector<std::string> handed_;  // the bytes handed on with each queued message
 };
 
 TEST_F(AcceptorTest, ConcurrentMessagesAreEachQueuedAndRecordedOnce) {
@@ -152,6 +156,17 @@ TEST_F(AcceptorTest, ConcurrentMessagesAreEachQueuedAndRecordedOnce) {
   const auto stored = spool_.readMessage(*queue::QueueId::parse(queued_.front()));
   EXPECT_TRUE(stored.starts_with("Received: from client.example.test"));
   EXPECT_TRUE(stored.ends_with(kMessage));
+  // The delivery gets exactly those bytes with the message, so it need not read them back.
+  EXPECT_EQ(handed_.front(), stored);
+}
+
+// Past Spool::kMapAbove the delivery maps the queue file instead: nothing is handed on.
+TEST_F(AcceptorTest, LargeMessagesAreHandedOnWithoutTheirBytes) {
+  const std::string large = std::string(kMessage) + std::string(queue::Spool::kMapAbove, 'x');
+  ASSERT_EQ(accept(1, large).front().code, 250);
+  ASSERT_EQ(handed_.size(), 1U);
+  EXPECT_TRUE(handed_.front().empty());
+  EXPECT_TRUE(spool_.readMessage(*queue::QueueId::parse(queued_.front())).ends_with(large));
 }
 
 // The audit log cannot grow (RLIMIT_FSIZE at its current size; writes past it fail with EFBIG,
