@@ -506,7 +506,7 @@ asio::awaitable<void> Scheduler::record(const queue::QueuedMessage& message, boo
                                         std::vector<nlohmann::json>& events) {
   co_await runBlocking(blocking_, [this, &message, done, &events] {
     if (done) {
-      spool_.remove(message.id);
+      spool_.retire(message);
     } else {
       spool_.update(message);
     }

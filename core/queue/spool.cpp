@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include <nlohmann/json.hpp>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/util/durable_file.hpp"
@@ -43,11 +44,13 @@ Spool::Spool(std::filesystem::path root)
     : root_(std::move(root)),
       tmp_(root_ / "tmp"),
       queue_(root_ / "queue"),
-      corrupt_(root_ / "corrupt") {
+      corrupt_(root_ / "corrupt"),
+      free_dir_(root_ / "free") {
   makePrivateDirectory(root_);
   makePrivateDirectory(tmp_);
   makePrivateDirectory(queue_);
   makePrivateDirectory(corrupt_);
+  makePrivateDirectory(free_dir_);
 }
 
 std::filesystem::path Spool::messagePath(const QueueId& id) const {
@@ -66,6 +69,24 @@ void Spool::commit(const QueuedMessage& record, const PagedBytes& message,
 
 void Spool::place(const QueuedMessage& record, const PagedBytes& message, std::string_view prefix) {
   const std::string head = record.toJson().dump() + "\n";
+  std::string reuse;
+  {
+    std::lock_guard lock(free_mutex_);
+    if (!free_.empty()) {
+      reuse = std::move(free_.back());
+      free_.pop_back();
+    }
+  }
+  if (!reuse.empty()) {
+    const PagedBytes pieces[] = {PagedBytes(head), PagedBytes(prefix), message};
+    try {
+      placeOverwriting(free_dir_ / reuse, messagePath(record.id), pieces);
+      return;
+    } catch (const IoError&) {
+      // That file is gone (it was not one to write over, or the disk failed): a new file
+      // reports the disk's trouble if there is any.
+    }
+  }
   placeFiles(tmp_, queue_, {{record.id.str() + ".msg", {head, prefix, message}}});
 }
 
@@ -82,6 +103,23 @@ bool Spool::remove(const QueueId& id) {
   const bool had = ::unlink(messagePath(id).c_str()) == 0;
   ::unlink(recordPath(id).c_str());
   return had;
+}
+
+void Spool::retire(const QueuedMessage& record) {
+  bool room = false;
+  {
+    std::lock_guard lock(free_mutex_);
+    room = free_.size() < kMaxFree;
+  }
+  const std::string name = record.id.str();
+  if (room && record.size <= kMapAbove &&
+      ::rename(messagePath(record.id).c_str(), (free_dir_ / name).c_str()) == 0) {
+    ::unlink(recordPath(record.id).c_str());
+    std::lock_guard lock(free_mutex_);
+    free_.push_back(name);
+    return;
+  }
+  remove(record.id);
 }
 
 bool Spool::exists(const QueueId& id) const {
@@ -142,6 +180,22 @@ std::vector<QueuedMessage> Spool::recover() {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(tmp_, ec)) {
     std::filesystem::remove(entry.path(), ec);
+  }
+  {
+    // Only regular files with one name are worth reusing (a crash in the middle of a rename
+    // can leave a second name of a queued message here); the other names go.
+    std::lock_guard lock(free_mutex_);
+    free_.clear();
+    for (const auto& entry : std::filesystem::directory_iterator(free_dir_, ec)) {
+      struct stat st {};
+      const bool usable = ::lstat(entry.path().c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+                          st.st_nlink == 1 && free_.size() < kMaxFree;
+      if (usable) {
+        free_.push_back(entry.path().filename().string());
+      } else {
+        std::filesystem::remove(entry.path(), ec);
+      }
+    }
   }
   const auto messages = idsWithSuffix(queue_, ".msg");
   const auto records = idsWithSuffix(queue_, ".env");

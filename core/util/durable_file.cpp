@@ -19,15 +19,50 @@ namespace {
   throw IoError::fromErrno(what, path, err);
 }
 
+// How writePieces() opens its file: created (or replaced), created where nothing is, or an
+// existing regular file written over in place.
+enum class Open { kReplace, kNew, kOverwrite };
+
 // Writes every piece in order, then fsyncs; on failure removes the file. A piece in a mapped
 // file is written a window at a time, each given back once written.
 void writePiecesSynced(const std::filesystem::path& path, std::span<const PagedBytes> pieces,
-                       unsigned mode, Existing existing) {
-  const int flags = existing == Existing::kNew ? O_EXCL | O_NOFOLLOW : O_TRUNC;
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | flags, mode));
-  if (!fd.valid()) {
-    fail("cannot create", path, errno);
+                       unsigned mode, Open how) {
+  int flags = O_WRONLY | O_CLOEXEC;
+  switch (how) {
+    case Open::kReplace:
+      flags |= O_CREAT | O_TRUNC;
+      break;
+    case Open::kNew:
+      flags |= O_CREAT | O_EXCL | O_NOFOLLOW;
+      break;
+    case Open::kOverwrite:
+      flags |= O_NOFOLLOW | O_NONBLOCK;  // a FIFO planted there must not block the open
+      break;
   }
+  UniqueFd fd(::open(path.c_str(), flags, mode));
+  if (!fd.valid()) {
+    const int err = errno;
+    if (how == Open::kOverwrite) {
+      ::unlink(path.c_str());
+    }
+    fail(how == Open::kOverwrite ? "cannot open" : "cannot create", path, err);
+  }
+  struct stat st {};
+  if (how == Open::kOverwrite) {
+    int err = 0;
+    if (::fstat(fd.get(), &st) != 0) {
+      err = errno;
+    } else if (!S_ISREG(st.st_mode)) {
+      err = EINVAL;
+    } else if (st.st_nlink != 1) {
+      err = EMLINK;  // a second name of a file that is not ours to write
+    }
+    if (err != 0) {
+      ::unlink(path.c_str());
+      fail("cannot write over", path, err);
+    }
+  }
+  std::uint64_t written = 0;
   for (const PagedBytes& piece : pieces) {
     int err = 0;
     piece.forEachWindow(piece.data, [&](std::string_view window) {
@@ -38,6 +73,13 @@ void writePiecesSynced(const std::filesystem::path& path, std::span<const PagedB
       ::unlink(path.c_str());
       fail("cannot write", path, err);
     }
+    written += piece.data.size();
+  }
+  if (how == Open::kOverwrite && static_cast<std::uint64_t>(st.st_size) > written &&
+      ::ftruncate(fd.get(), static_cast<off_t>(written)) != 0) {
+    const int err = errno;
+    ::unlink(path.c_str());
+    fail("cannot truncate", path, err);
   }
   if (::fdatasync(fd.get()) != 0) {
     const int err = errno;
@@ -94,7 +136,8 @@ bool diskFullError(int err) {
 void writeFileSynced(const std::filesystem::path& path, std::string_view data, unsigned mode,
                      Existing existing) {
   const PagedBytes piece(data);
-  writePiecesSynced(path, std::span(&piece, 1), mode, existing);
+  writePiecesSynced(path, std::span(&piece, 1), mode,
+                    existing == Existing::kNew ? Open::kNew : Open::kReplace);
 }
 
 void fsyncDirectory(const std::filesystem::path& dir) {
@@ -136,7 +179,7 @@ void placeFiles(const std::filesystem::path& tmp_dir, const std::filesystem::pat
   std::size_t renamed = 0;
   try {
     for (const auto& f : files) {
-      writePiecesSynced(tmp_dir / f.name, f.pieces, 0600, Existing::kReplace);
+      writePiecesSynced(tmp_dir / f.name, f.pieces, 0600, Open::kReplace);
     }
     for (const auto& f : files) {
       const auto from = tmp_dir / f.name;
@@ -154,6 +197,16 @@ void placeFiles(const std::filesystem::path& tmp_dir, const std::filesystem::pat
       }
     }
     throw;
+  }
+}
+
+void placeOverwriting(const std::filesystem::path& path, const std::filesystem::path& target,
+                      std::span<const PagedBytes> pieces) {
+  writePiecesSynced(path, pieces, 0600, Open::kOverwrite);
+  if (::rename(path.c_str(), target.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(path.c_str());
+    fail("cannot rename to " + target.string() + " from", path, err);
   }
 }
 

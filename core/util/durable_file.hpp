@@ -7,6 +7,7 @@
 #pragma once
 
 #include <filesystem>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -69,6 +70,14 @@ struct FileToCommit {
 // dir_sync: when given, the final fsync of dir goes through it, shared with concurrent commits.
 void commitFiles(const std::filesystem::path& tmp_dir, const std::filesystem::path& dir,
                  const std::vector<FileToCommit>& files, GroupSync* dir_sync = nullptr);
+// Writes `pieces` over the regular file `path` in place (no new inode; the blocks it has are
+// written over rather than freed and allocated again), cuts it to their length, fdatasyncs it
+// and renames it to `target`: how a file given up for reuse takes a new content. Anything at
+// `path` but a regular file with one link (a symbolic link, a second name of another file) is
+// refused with IoError (ELOOP, EMLINK, EINVAL). On failure the name `path` is removed. Like
+// placeFiles, target's directory is left to the caller to fsync.
+void placeOverwriting(const std::filesystem::path& path, const std::filesystem::path& target,
+                      std::span<const PagedBytes> pieces);
 // commitFiles without its last step: the files are written, fsynced and renamed into dir, but
 // dir is not fsynced, so a crash may still lose their names. For a caller that makes them
 // durable together with something else in one shared sync: it fsyncs dir before anything is

@@ -84,7 +84,7 @@ TEST(Spool, CreatesPrivateFolders) {
   test::TempDir dir;
   const Spool spool(dir.path() / "spool");
   EXPECT_EQ(spool.root(), dir.path() / "spool");
-  for (const char* sub : {"", "tmp", "queue", "corrupt"}) {
+  for (const char* sub : {"", "tmp", "queue", "corrupt", "free"}) {
     struct stat st {};
     ASSERT_EQ(::stat((dir.path() / "spool" / sub).c_str(), &st), 0) << sub;
     EXPECT_TRUE(S_ISDIR(st.st_mode)) << sub;
@@ -232,6 +232,127 @@ TEST(Spool, RemoveDeletesBothFiles) {
   EXPECT_FALSE(fs::exists(spool.recordPath(record.id)));
   EXPECT_TRUE(names(dir.path() / "queue").empty());
   EXPECT_FALSE(spool.remove(record.id));
+}
+
+ino_t inodeOf(const fs::path& path) {
+  struct stat st {};
+  EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
+  return st.st_ino;
+}
+
+// A delivered message's file goes to free/ and the next message is written over it: the same
+// inode, exactly the new bytes whether they are shorter or longer, nothing in tmp/.
+TEST(Spool, RetiredFilesAreWrittenOverByTheNextMessages) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  auto first = makeRecord();
+  first.attempts = 1;
+  spool.commit(first, std::string(6000, 'a'));
+  spool.update(first);  // a deferral's record goes with it
+  const ino_t inode = inodeOf(spool.messagePath(first.id));
+  spool.retire(first);
+  EXPECT_FALSE(spool.exists(first.id));
+  EXPECT_TRUE(names(dir.path() / "queue").empty());
+  EXPECT_EQ(names(dir.path() / "free"), std::vector<std::string>{first.id.str()});
+
+  const auto shorter = makeRecord();
+  spool.place(shorter, "short\r\n", "X-Added: 1\r\n");
+  EXPECT_EQ(inodeOf(spool.messagePath(shorter.id)), inode);
+  EXPECT_EQ(readFile(spool.messagePath(shorter.id)),
+            shorter.toJson().dump() + "\nX-Added: 1\r\nshort\r\n");
+  EXPECT_TRUE(names(dir.path() / "free").empty());
+  EXPECT_TRUE(names(dir.path() / "tmp").empty());
+  spool.syncQueue();
+
+  spool.retire(shorter);
+  const auto longer = makeRecord();
+  const std::string body(9000, 'b');
+  spool.place(longer, body);
+  EXPECT_EQ(inodeOf(spool.messagePath(longer.id)), inode);
+  EXPECT_EQ(spool.readMessage(longer.id), body);
+  // With no free file left, a new one is made.
+  const auto another = makeRecord();
+  spool.place(another, "new\r\n");
+  EXPECT_NE(inodeOf(spool.messagePath(another.id)), inode);
+  EXPECT_EQ(spool.readMessage(another.id), "new\r\n");
+}
+
+// free/ holds at most kMaxFree files, and none of a message past kMapAbove; the others are
+// removed as remove() does.
+TEST(Spool, RetireKeepsABoundedNumberOfSmallFiles) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  auto large = makeRecord(Spool::kMapAbove + 1);
+  spool.commit(large, "large\r\n");
+  spool.retire(large);
+  EXPECT_TRUE(names(dir.path() / "free").empty());
+  EXPECT_TRUE(names(dir.path() / "queue").empty());
+  for (std::size_t i = 0; i <= Spool::kMaxFree; ++i) {
+    const auto record = makeRecord();
+    spool.commit(record, "x\r\n");
+    spool.retire(record);
+  }
+  EXPECT_EQ(names(dir.path() / "free").size(), Spool::kMaxFree);
+  EXPECT_TRUE(names(dir.path() / "queue").empty());
+}
+
+// After a restart recover() takes up what free/ holds, but only regular files with one name:
+// a symbolic link and a second name of another file are removed, and what they point at is
+// never written.
+TEST(Spool, RecoverReusesOnlyPlainFreeFiles) {
+  test::TempDir dir;
+  const auto outside = dir.path() / "outside.txt";
+  dir.write("outside.txt", "not the spool's");
+  {
+    Spool spool(dir.path() / "spool");
+    const auto record = makeRecord();
+    spool.commit(record, "delivered\r\n");
+    spool.retire(record);
+  }
+  const auto free_dir = dir.path() / "spool" / "free";
+  ASSERT_EQ(names(free_dir).size(), 1U);
+  const ino_t reusable = inodeOf(free_dir / names(free_dir).front());
+  fs::create_symlink(outside, free_dir / "link");
+  fs::create_hard_link(outside, free_dir / "hard");
+
+  Spool spool(dir.path() / "spool");
+  EXPECT_TRUE(spool.recover().empty());
+  EXPECT_EQ(names(free_dir).size(), 1U);
+  const auto next = makeRecord();
+  spool.place(next, "next\r\n");
+  EXPECT_EQ(inodeOf(spool.messagePath(next.id)), reusable);
+  EXPECT_EQ(spool.readMessage(next.id), "next\r\n");
+  EXPECT_EQ(readFile(outside), "not the spool's");
+}
+
+// A free file replaced by something else after recover() (a symbolic link, a FIFO, a second
+// name) is not written over: place() drops it and makes a new file.
+TEST(Spool, PlaceWritesOverNothingButAPlainFile) {
+  test::TempDir dir;
+  const auto outside = dir.path() / "outside.txt";
+  for (const char* kind : {"symlink", "fifo", "hardlink"}) {
+    SCOPED_TRACE(kind);
+    dir.write("outside.txt", "not the spool's");
+    Spool spool(dir.path() / "spool");
+    const auto record = makeRecord();
+    spool.commit(record, "delivered\r\n");
+    spool.retire(record);
+    const auto free_file = dir.path() / "spool" / "free" / record.id.str();
+    fs::remove(free_file);
+    if (std::string_view(kind) == "symlink") {
+      fs::create_symlink(outside, free_file);
+    } else if (std::string_view(kind) == "fifo") {
+      ASSERT_EQ(::mkfifo(free_file.c_str(), 0600), 0);
+    } else {
+      fs::create_hard_link(outside, free_file);
+    }
+    const auto next = makeRecord();
+    spool.place(next, "next\r\n");
+    EXPECT_EQ(spool.readMessage(next.id), "next\r\n");
+    EXPECT_EQ(readFile(outside), "not the spool's");
+    EXPECT_TRUE(names(dir.path() / "spool" / "free").empty());
+    spool.remove(next.id);
+  }
 }
 
 TEST(Spool, ListReturnsEveryCommittedMessageInIdOrder) {
