@@ -477,6 +477,24 @@ class Connection {
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
 
+  // A reused connection's RSET (the liveness probe) goes in front of the next MAIL, in the same
+  // write: probePending() until transact() has sent it. stale() once its reply (or the write)
+  // failed: the connection was dead, and nothing was transacted on it.
+  void deferProbe() { probe_pending_ = true; }
+  bool probePending() const { return probe_pending_; }
+  bool stale() const { return stale_; }
+  // The probe's outcome, read by transact() right after the write that carried it.
+  asio::awaitable<bool> probed(bool sent, Clock::duration timeout) {
+    probe_pending_ = false;
+    if (sent) {
+      const auto reply = co_await readReply(std::min(timeout, kMaxRsetWait));
+      stale_ = !reply || reply->code / 100 != 2;
+    } else {
+      stale_ = true;
+    }
+    co_return !stale_;
+  }
+
   void close() {
     std::error_code ignored;
     tcp::socket& socket = lowest();
@@ -545,6 +563,8 @@ class Connection {
   std::array<char, kReadChunk> read_buffer_{};
   std::string failure_;
   bool broken_ = false;
+  bool probe_pending_ = false;
+  bool stale_ = false;
   Extensions extensions_;
 };
 
@@ -750,7 +770,20 @@ asio::awaitable<AttemptResult> SmtpClient::Impl::deliver(
     security = RouteSecurity::plaintext();
   }
   const std::string key = result.remote + security->poolKey();
-  std::unique_ptr<Connection> connection = co_await reuse(key);
+  std::unique_ptr<Connection> connection;
+  bool reusable = false;
+  // A pooled connection whose probe finds it dead is dropped before anything was transacted on
+  // it: the message goes on the next pooled connection, or a new one.
+  while ((connection = co_await reuse(key))) {
+    reusable = co_await transact(*connection, message, result);
+    if (!connection->stale()) {
+      break;
+    }
+    log::debug("smtp_idle_gone", {{"relay", key}});
+    connection->close();
+    result = AttemptResult{};
+    result.remote = endpoint.toString();
+  }
   if (!connection) {
     connection = co_await open(endpoint, *security, result);
     if (!connection) {
@@ -758,8 +791,8 @@ asio::awaitable<AttemptResult> SmtpClient::Impl::deliver(
                  {{"relay", result.remote}, {"reply", result.session_error->oneLine()}});
       co_return result;
     }
+    reusable = co_await transact(*connection, message, result);
   }
-  const bool reusable = co_await transact(*connection, message, result);
   if (result.session_error) {
     log::debug("smtp_session_error",
                {{"relay", result.remote}, {"reply", result.session_error->oneLine()}});
@@ -770,6 +803,11 @@ asio::awaitable<AttemptResult> SmtpClient::Impl::deliver(
 
 asio::awaitable<std::unique_ptr<Connection>> SmtpClient::Impl::reuse(const std::string& key) {
   while (auto connection = pool->take(key)) {
+    if (connection->looksIdle() && connection->extensions().pipelining) {
+      // RFC 2920 lets RSET open a pipelined group: the probe costs no round trip of its own.
+      connection->deferProbe();
+      co_return std::move(connection);
+    }
     if (connection->looksIdle()) {
       const auto reply = co_await connection->command(
           "RSET", std::min<Clock::duration>(settings.command_timeout, kMaxRsetWait));
@@ -1115,7 +1153,14 @@ asio::awaitable<bool> SmtpClient::Impl::transact(Connection& connection,
       continue;
     }
     const std::string_view stage = with_mail ? "MAIL FROM" : "RCPT TO";
+    const bool probe = connection.probePending();
+    if (probe) {
+      batch.insert(0, "RSET\r\n");
+    }
     const bool sent = co_await connection.send(batch, settings.command_timeout);
+    if (probe && !co_await connection.probed(sent, settings.command_timeout)) {
+      co_return false;  // stale: deliver() goes on with another connection
+    }
     if (!sent) {
       result.session_error = brokenReply(connection, stage);
       co_return false;

@@ -134,7 +134,7 @@ class ScriptedSmtpServer::Session {
     refused_ = greeting.starts_with('4') || greeting.starts_with('5');
     std::string line;
     while (readLine(line, kMaxCommandLine)) {
-      server_.recordCommand(line);
+      server_.recordCommand(line, reads_);
       if (!handle(line, *server_.policy())) {
         return;
       }
@@ -179,13 +179,15 @@ class ScriptedSmtpServer::Session {
 
   // Reads what is there (up to size octets) from the socket or the TLS session; <= 0 at the end.
   ssize_t receive(char* data, std::size_t size) {
-    if (ssl_ != nullptr) {
-      return SSL_read(ssl_, data, static_cast<int>(size));
-    }
     ssize_t n = 0;
-    do {
-      n = ::recv(fd_, data, size, 0);
-    } while (n < 0 && errno == EINTR);
+    if (ssl_ != nullptr) {
+      n = SSL_read(ssl_, data, static_cast<int>(size));
+    } else {
+      do {
+        n = ::recv(fd_, data, size, 0);
+      } while (n < 0 && errno == EINTR);
+    }
+    reads_ += n > 0 ? 1 : 0;
     return n;
   }
 
@@ -600,6 +602,7 @@ class ScriptedSmtpServer::Session {
   ScriptedSmtpServer& server_;
   int fd_;
   std::size_t number_;
+  std::size_t reads_ = 0;  // reads that brought octets, for commandReads()
   std::string buffer_;
   std::size_t start_ = 0;  // first unconsumed byte of buffer_
   std::size_t scan_ = 0;   // where the search for the next CRLF resumes
@@ -775,10 +778,11 @@ bool ScriptedSmtpServer::pause(std::chrono::milliseconds delay) const {
   return !changed_.wait_for(lock, delay, [this] { return stopping_.load(); });
 }
 
-void ScriptedSmtpServer::recordCommand(const std::string& line) {
+void ScriptedSmtpServer::recordCommand(const std::string& line, std::size_t read) {
   {
     std::lock_guard lock(mutex_);
     commands_.push_back(line);
+    command_reads_.push_back(read);
   }
   changed_.notify_all();
 }
@@ -830,6 +834,11 @@ std::vector<ScriptedTransaction> ScriptedSmtpServer::transactions() const {
 std::vector<std::string> ScriptedSmtpServer::commands() const {
   std::lock_guard lock(mutex_);
   return commands_;
+}
+
+std::vector<std::size_t> ScriptedSmtpServer::commandReads() const {
+  std::lock_guard lock(mutex_);
+  return command_reads_;
 }
 
 std::size_t ScriptedSmtpServer::countLocked(std::string_view verb) const {

@@ -138,6 +138,9 @@ class ScriptedSmtpServer {
   // Every command line received on any connection, in arrival order (DATA content and AUTH
   // continuation lines excluded).
   std::vector<std::string> commands() const;
+  // For each of those, which read of its connection brought it (counted from 1): commands a
+  // client pipelined into one write usually share one.
+  std::vector<std::size_t> commandReads() const;
   std::vector<ScriptedAuth> authAttempts() const;
   // TLS handshakes that completed / failed (e.g. the client refused the certificate).
   std::size_t tlsHandshakes() const;
@@ -168,7 +171,7 @@ class ScriptedSmtpServer {
   void acceptLoop();
   void reapFinished();
   std::shared_ptr<const ScriptedSmtpPolicy> policy() const;
-  void recordCommand(const std::string& line);
+  void recordCommand(const std::string& line, std::size_t read);
   void recordTransaction(const ScriptedTransaction& transaction);
   void recordAuth(const ScriptedAuth& auth);
   void recordHandshake(bool ok);
@@ -189,6 +192,7 @@ class ScriptedSmtpServer {
   std::list<std::unique_ptr<Connection>> connections_;
   std::vector<ScriptedTransaction> transactions_;
   std::vector<std::string> commands_;
+  std::vector<std::size_t> command_reads_;
   std::vector<ScriptedAuth> auths_;
   std::size_t tls_handshakes_ = 0;
   std::size_t tls_failures_ = 0;

@@ -741,6 +741,37 @@ TEST_F(SmtpClientTest, ReusesIdleConnection) {
   EXPECT_EQ(server.connectionCount(), 2u);
 }
 
+// The liveness probe of a reused connection (RSET) opens the next pipelined group instead of
+// costing a round trip of its own; without PIPELINING it still goes alone, before MAIL.
+TEST_F(SmtpClientTest, ReusedConnectionSendsItsProbeWithTheNextMail) {
+  for (const bool pipelining : {true, false}) {
+    SCOPED_TRACE(pipelining ? "PIPELINING" : "no PIPELINING");
+    ScriptedSmtpPolicy policy;
+    if (!pipelining) {
+      policy.removeExtension("PIPELINING");
+    }
+    ScriptedSmtpServer server(policy);
+    SmtpClient client(io_.get_executor(), testSettings());
+    const auto message = makeMessage("Subject: x\r\n\r\nbody\r\n", {"a@dest.test"});
+    deliver(client, server, message);
+    const auto second = deliver(client, server, message);
+    EXPECT_FALSE(second.session_error.has_value());
+    ASSERT_EQ(second.recipient_replies.size(), 1u);
+    EXPECT_EQ(second.recipient_replies[0].code, 250);
+    EXPECT_EQ(server.connectionCount(), 1u);
+    EXPECT_EQ(server.transactions().size(), 2u);
+    const auto commands = server.commands();
+    const auto reads = server.commandReads();
+    const auto rset = std::find(commands.begin(), commands.end(), "RSET");
+    ASSERT_NE(rset, commands.end());
+    const auto at = static_cast<std::size_t>(rset - commands.begin());
+    ASSERT_LT(at + 1, commands.size());
+    EXPECT_TRUE(commands[at + 1].starts_with("MAIL FROM:")) << commands[at + 1];
+    EXPECT_EQ(reads[at] == reads[at + 1], pipelining) << reads[at] << " " << reads[at + 1];
+    run(client.closeIdle());
+  }
+}
+
 TEST_F(SmtpClientTest, ReconnectsWhenServerClosedIdleConnection) {
   ScriptedSmtpPolicy policy;
   policy.close_after_transactions = 1;
