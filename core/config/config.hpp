@@ -93,7 +93,7 @@ struct DeliveryConfig {
                                           std::chrono::hours(4)};
   std::chrono::seconds max_age{5 * 86400};
   std::size_t concurrency = 50;      // deliveries in flight in total
-  std::size_t per_destination = 10;  // connections per route at once
+  std::size_t per_destination = 20;  // connections per route at once (Postfix: 20)
   std::chrono::seconds connect_timeout{30};
   std::chrono::seconds command_timeout{300};
   std::chrono::seconds idle_reuse{10};  // how long a finished connection waits for the next message

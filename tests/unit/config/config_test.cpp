@@ -253,7 +253,7 @@ TEST_F(ConfigTest, Defaults) {
             (std::vector<seconds>{minutes(1), minutes(5), minutes(15), hours(1), hours(4)}));
   EXPECT_EQ(cfg.delivery.max_age, hours(24 * 5));
   EXPECT_EQ(cfg.delivery.concurrency, 50U);
-  EXPECT_EQ(cfg.delivery.per_destination, 10U);
+  EXPECT_EQ(cfg.delivery.per_destination, 20U);
   EXPECT_EQ(cfg.delivery.connect_timeout, seconds(30));
   EXPECT_EQ(cfg.delivery.command_timeout, minutes(5));
   EXPECT_EQ(cfg.delivery.idle_reuse, seconds(10));
