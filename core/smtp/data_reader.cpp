@@ -71,9 +71,50 @@ void DataReader::inLine(char c) {
   state_ = State::kInLine;
 }
 
+std::size_t DataReader::takeLines(std::string_view bytes, std::size_t from) {
+  std::size_t pos = from;
+  std::size_t length = line_length_;  // of the line in progress, when it began earlier
+  bool line_start = state_ == State::kLineStart;
+  while (pos < bytes.size()) {
+    if (line_start && bytes[pos] == '.') {
+      break;  // unstuffing, or the end marker
+    }
+    const void* lf = std::memchr(bytes.data() + pos, '\n', bytes.size() - pos);
+    if (lf == nullptr) {
+      break;
+    }
+    const auto end = static_cast<std::size_t>(static_cast<const char*>(lf) - bytes.data());
+    if (end == pos || bytes[end - 1] != '\r') {
+      break;  // a bare LF
+    }
+    const std::size_t content = end - 1 - pos;
+    if (length + content > max_line_content_ ||
+        std::memchr(bytes.data() + pos, '\r', content) != nullptr ||
+        std::memchr(bytes.data() + pos, '\0', content) != nullptr) {
+      break;  // too long, a bare CR or a NUL: flagged byte by byte
+    }
+    pos = end + 1;
+    length = 0;
+    line_start = true;
+  }
+  if (pos > from) {
+    append(bytes.substr(from, pos - from));
+    received_ += pos - from;
+    line_length_ = 0;
+    state_ = State::kLineStart;
+  }
+  return pos;
+}
+
 std::size_t DataReader::feed(std::string_view bytes) {
   std::size_t i = 0;
   while (i < bytes.size() && !done_) {
+    if (state_ == State::kLineStart || state_ == State::kInLine) {
+      if (const std::size_t next = takeLines(bytes, i); next > i) {
+        i = next;
+        continue;
+      }
+    }
     const char c = bytes[i];
     switch (state_) {
       case State::kInLine: {

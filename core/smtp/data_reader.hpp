@@ -58,6 +58,10 @@ class DataReader {
   void countLine(std::size_t n);
   // Handles a byte in the middle of a line (also used after a bare CR).
   void inLine(char c);
+  // Takes the run of complete ordinary lines (CRLF-ended, no NUL or bare CR, not starting with
+  // a dot, within the length limit) that begins at `from` with one append, as the byte-by-byte
+  // states would take them; returns where the run ends (`from` if there is none).
+  std::size_t takeLines(std::string_view bytes, std::size_t from);
 
   std::uint64_t max_size_;
   std::size_t max_line_content_;

@@ -5,6 +5,8 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -104,6 +106,49 @@ TEST(DataReader, ByteByByteGivesSameResult) {
   EXPECT_EQ(bytewise.problems(), DataReader::kNone);
   EXPECT_EQ(bytewise.message().data, whole.message().data);
   EXPECT_EQ(bytewise.message().data, "From: a@b\r\n\r\n.dot\r\nline two\r\n\r\n");
+}
+
+// Runs of ordinary lines are taken whole; a line in the middle of such a run that needs the
+// byte-by-byte states (a NUL, a bare CR or LF, a dot, a line too long) must come out exactly as
+// when the bytes arrive one at a time.
+TEST(DataReader, LineRunsGiveTheSameResultAsBytewise) {
+  const std::string ordinary =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/\r\n";
+  const std::vector<std::pair<std::string, std::uint32_t>> specials = {
+      {"plain\r\n", DataReader::kNone},
+      {std::string("with \0 NUL\r\n", 12), DataReader::kNul},
+      {"bare \r CR\r\n", DataReader::kBareCr},
+      {"bare \n LF\r\n", DataReader::kBareLf},
+      {"..stuffed\r\n", DataReader::kNone},
+      {"\r\n", DataReader::kNone},
+      {std::string(998, 'x') + "\r\n", DataReader::kNone},
+      {std::string(999, 'x') + "\r\n", DataReader::kLineTooLong},
+      {"ends in CR\r\r\n", DataReader::kBareCr},
+  };
+  for (const auto& [special, problem] : specials) {
+    SCOPED_TRACE(::testing::PrintToString(special.substr(0, 20)));
+    std::string input;
+    for (int i = 0; i < 40; ++i) {
+      input += i == 20 ? special : ordinary;
+    }
+    input += ".\r\n";
+    DataReader whole(kMaxSize, kMaxLine);
+    ASSERT_EQ(feedAll(whole, input), input.size());
+    DataReader bytewise(kMaxSize, kMaxLine);
+    ASSERT_EQ(feedBytewise(bytewise, input), input.size());
+    EXPECT_TRUE(whole.done());
+    EXPECT_EQ(whole.problems(), problem);
+    EXPECT_EQ(bytewise.problems(), problem);
+    EXPECT_EQ(whole.message().data, bytewise.message().data);
+    EXPECT_EQ(whole.received(), input.size());
+    // Split in the middle of the special line too.
+    const std::size_t cut = 20 * ordinary.size() + special.size() / 2;
+    DataReader split(kMaxSize, kMaxLine);
+    const std::size_t first = split.feed(std::string_view(input).substr(0, cut));
+    EXPECT_EQ(first + split.feed(std::string_view(input).substr(first)), input.size());
+    EXPECT_EQ(split.problems(), problem);
+    EXPECT_EQ(split.message().data, whole.message().data);
+  }
 }
 
 TEST(DataReader, EverySplitPointGivesSameResult) {
