@@ -222,6 +222,17 @@ class DotStuffer {
   void next(std::string& out, std::size_t limit) {
     out.clear();
     while (pos_ < data_.size() && out.size() < limit) {
+      // Whole lines that need nothing done go in one piece (a stored message has CRLF line ends).
+      const std::size_t room = limit - out.size();
+      const std::size_t plain =
+          plainLinesEnd(data_.substr(0, pos_ + std::min(room, data_.size() - pos_)), pos_,
+                        {.at_line_start = at_line_start_});
+      if (plain > pos_) {
+        out.append(data_.substr(pos_, plain - pos_));
+        pos_ = plain;
+        at_line_start_ = true;
+        continue;
+      }
       if (at_line_start_ && data_[pos_] == '.') {
         out += '.';
       }

@@ -72,38 +72,18 @@ void DataReader::inLine(char c) {
 }
 
 std::size_t DataReader::takeLines(std::string_view bytes, std::size_t from) {
-  std::size_t pos = from;
-  std::size_t length = line_length_;  // of the line in progress, when it began earlier
-  bool line_start = state_ == State::kLineStart;
-  while (pos < bytes.size()) {
-    if (line_start && bytes[pos] == '.') {
-      break;  // unstuffing, or the end marker
-    }
-    const void* lf = std::memchr(bytes.data() + pos, '\n', bytes.size() - pos);
-    if (lf == nullptr) {
-      break;
-    }
-    const auto end = static_cast<std::size_t>(static_cast<const char*>(lf) - bytes.data());
-    if (end == pos || bytes[end - 1] != '\r') {
-      break;  // a bare LF
-    }
-    const std::size_t content = end - 1 - pos;
-    if (length + content > max_line_content_ ||
-        std::memchr(bytes.data() + pos, '\r', content) != nullptr ||
-        std::memchr(bytes.data() + pos, '\0', content) != nullptr) {
-      break;  // too long, a bare CR or a NUL: flagged byte by byte
-    }
-    pos = end + 1;
-    length = 0;
-    line_start = true;
-  }
-  if (pos > from) {
-    append(bytes.substr(from, pos - from));
-    received_ += pos - from;
+  const std::size_t end = plainLinesEnd(bytes, from,
+                                        {.at_line_start = state_ == State::kLineStart,
+                                         .carried = line_length_,
+                                         .max_content = max_line_content_,
+                                         .nul_stops = true});
+  if (end > from) {
+    append(bytes.substr(from, end - from));
+    received_ += end - from;
     line_length_ = 0;
     state_ = State::kLineStart;
   }
-  return pos;
+  return end;
 }
 
 std::size_t DataReader::feed(std::string_view bytes) {

@@ -2,6 +2,7 @@
 #include "core/util/strings.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace relayguard {
 
@@ -84,6 +85,35 @@ std::size_t findFirstOf(std::string_view s, std::size_t pos, std::string_view st
     pos += window.size();
   }
   return std::string_view::npos;
+}
+
+std::size_t plainLinesEnd(std::string_view s, std::size_t from, const PlainLines& rules) {
+  std::size_t pos = from;
+  std::size_t carried = rules.carried;
+  bool line_start = rules.at_line_start;
+  while (pos < s.size()) {
+    if (line_start && s[pos] == '.') {
+      break;
+    }
+    const void* lf = std::memchr(s.data() + pos, '\n', s.size() - pos);
+    if (lf == nullptr) {
+      break;
+    }
+    const auto end = static_cast<std::size_t>(static_cast<const char*>(lf) - s.data());
+    if (end == pos || s[end - 1] != '\r') {
+      break;  // a bare LF
+    }
+    const std::size_t content = end - 1 - pos;
+    if (content > rules.max_content || carried > rules.max_content - content ||
+        std::memchr(s.data() + pos, '\r', content) != nullptr ||
+        (rules.nul_stops && std::memchr(s.data() + pos, '\0', content) != nullptr)) {
+      break;
+    }
+    pos = end + 1;
+    carried = 0;
+    line_start = true;
+  }
+  return pos;
 }
 
 }  // namespace relayguard

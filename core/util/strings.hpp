@@ -26,4 +26,17 @@ bool isPrintableAscii(std::string_view s);
 // cost grows with the distance to the match.
 std::size_t findFirstOf(std::string_view s, std::size_t pos, std::string_view stops);
 
+// What a line-by-line pass over mail text may take whole: the end of the run of complete lines
+// starting at `from`, each ending in CRLF with no other CR or LF in it, none starting with a dot
+// (the first one only if at_line_start), none longer than max_content octets before its CRLF
+// (the first counting `carried` octets of it that came earlier) and, with `nul_stops`, none
+// holding a NUL. `from` when the first line is not such a line (or is not complete).
+struct PlainLines {
+  bool at_line_start = true;
+  std::size_t carried = 0;
+  std::size_t max_content = std::string_view::npos;
+  bool nul_stops = false;
+};
+std::size_t plainLinesEnd(std::string_view s, std::size_t from, const PlainLines& rules);
+
 }  // namespace relayguard

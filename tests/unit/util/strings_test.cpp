@@ -1,5 +1,6 @@
 // strings_test: findFirstOf agrees with std::string_view::find_first_of, also across its
-// internal windows, with NUL among the stops, and from any starting position.
+// internal windows, with NUL among the stops, and from any starting position; plainLinesEnd
+// agrees with a line-by-line reference.
 #include "core/util/strings.hpp"
 
 #include <random>
@@ -36,6 +37,59 @@ TEST(FindFirstOf, FindsTheEarliestStopNotTheFirstListed) {
             300U);
   EXPECT_EQ(findFirstOf(std::string(1000, 'x'), 0, "\r\n"), std::string_view::npos);
   EXPECT_EQ(findFirstOf("", 0, "\r\n"), std::string_view::npos);
+}
+
+// The same as plainLinesEnd, one line at a time with the plainest code.
+std::size_t referencePlainLinesEnd(std::string_view s, std::size_t from, const PlainLines& rules) {
+  std::size_t pos = from;
+  std::size_t carried = rules.carried;
+  bool line_start = rules.at_line_start;
+  for (;;) {
+    const std::size_t crlf = s.find("\r\n", pos);
+    if (crlf == std::string_view::npos) {
+      return pos;
+    }
+    const std::string_view content = s.substr(pos, crlf - pos);
+    const bool plain = !(line_start && content.starts_with('.')) &&
+                       content.find_first_of("\r\n") == std::string_view::npos &&
+                       !(rules.nul_stops && content.find('\0') != std::string_view::npos) &&
+                       carried + content.size() <= rules.max_content;
+    if (!plain) {
+      return pos;
+    }
+    pos = crlf + 2;
+    carried = 0;
+    line_start = true;
+  }
+}
+
+TEST(PlainLinesEnd, AgreesWithALineByLineReference) {
+  const char alphabet[] = {'\r', '\n', '.', '\0', 'a', 'a', 'a', 'a'};
+  std::mt19937 rng(11);
+  for (int round = 0; round < 20000; ++round) {
+    std::string s(rng() % 40, 'a');
+    for (auto& c : s) {
+      c = alphabet[rng() % sizeof alphabet];
+    }
+    PlainLines rules;
+    rules.at_line_start = rng() % 2 == 0;
+    rules.carried = rng() % 4;
+    rules.max_content = rng() % 2 == 0 ? std::string_view::npos : rng() % 8;
+    rules.nul_stops = rng() % 2 == 0;
+    const std::size_t from = s.empty() ? 0 : rng() % s.size();
+    ASSERT_EQ(plainLinesEnd(s, from, rules), referencePlainLinesEnd(s, from, rules))
+        << ::testing::PrintToString(s) << " from " << from;
+  }
+}
+
+TEST(PlainLinesEnd, StopsWhereALineNeedsAttention) {
+  EXPECT_EQ(plainLinesEnd("ab\r\ncd\r\n.e\r\n", 0, {}), 8U);
+  EXPECT_EQ(plainLinesEnd(".ab\r\ncd\r\n", 0, {.at_line_start = false}), 9U);
+  EXPECT_EQ(plainLinesEnd("ab\r\ncd", 0, {}), 4U);  // an incomplete line waits
+  EXPECT_EQ(plainLinesEnd("ab\ncd\r\n", 0, {}), 0U);
+  EXPECT_EQ(plainLinesEnd(std::string("a\0b\r\n", 5), 0, {.nul_stops = true}), 0U);
+  EXPECT_EQ(plainLinesEnd("abc\r\nabcd\r\n", 0, {.max_content = 3}), 5U);
+  EXPECT_EQ(plainLinesEnd("abc\r\n", 0, {.carried = 1, .max_content = 3}), 0U);
 }
 
 }  // namespace
