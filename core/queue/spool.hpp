@@ -11,10 +11,10 @@
 // fdatasyncs it, renames it into queue/ (the commit point) and fsyncs queue/, that last fsync
 // shared by every commit running at the same time (group commit). Only after commit() returns
 // may the SMTP session answer 250, so a crash at any moment either loses nothing that was
-// acknowledged or leaves a leftover in tmp/ that recover() removes. One file means one inode
-// created and one fdatasync per message. place() and syncQueue() are commit() in two halves,
-// for the SMTP acceptor, which makes the rename and its audit line durable in one sync shared
-// by concurrent sessions (see message_acceptor.hpp).
+// acknowledged or leaves a leftover in tmp/ (or a rewritten file in free/) that recover()
+// removes (or takes up for reuse). One file means one fdatasync per message. place() and
+// syncQueue() are commit() in two halves, for the SMTP acceptor, which makes the rename and its
+// audit line durable in one sync shared by concurrent sessions (see message_acceptor.hpp).
 //
 // ID.msg is never rewritten. A change of delivery state (a deferral) writes ID.env by rename,
 // which then overrides the record in ID.msg. Removal unlinks ID.msg first, so a crash in between
@@ -25,7 +25,7 @@
 // length, then renames it into queue/. That saves creating and deleting an inode per message,
 // and the data blocks it has are written over rather than freed and allocated again. On ext4
 // without a journal, allocating an inode also skips every inode freed in the last seconds, one
-// buffer lookup each, which at a thousand messages a second cost a sixth of the relay's CPU
+// buffer lookup each, which at a thousand messages a second cost 15% of the relay's CPU
 // (bench/README.md). A file in free/ still holds the delivered message until it is reused;
 // remove() (operators, refused commits) unlinks instead. Only place() writes over a free file,
 // after checking that it is a regular file with a single name; recover() takes up what free/
