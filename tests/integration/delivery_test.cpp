@@ -1,7 +1,8 @@
 // delivery_test: what happens to accepted mail on its way out of the real relay: the queue
-// survives kill -9, temporary failures are retried, permanent failures bounce to the sender
-// (and never to the null sender).
+// survives kill -9 (also in files recycled from delivered messages), temporary failures are
+// retried, permanent failures bounce to the sender (and never to the null sender).
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <set>
@@ -102,6 +103,78 @@ TEST_F(DeliveryTest, QueueSurvivesKill9AndIsDeliveredAfterRestart) {
     EXPECT_EQ(seen.count(subject), 1U) << subject;
   }
   EXPECT_TRUE(relay.waitForQueueSize(0, 5s)) << relay.queueList().dump(2);
+}
+
+std::size_t filesIn(const std::filesystem::path& dir) {
+  std::size_t n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    n += entry.is_regular_file() ? 1 : 0;
+  }
+  return n;
+}
+
+// A delivered message leaves its file in the spool's free/; the next message is written over it
+// (a shorter one: cut to length). It survives kill -9 like a new file, and after the restart it
+// arrives exactly as sent, with nothing of the longer message that had the file before.
+TEST_F(DeliveryTest, RecycledQueueFilesSurviveKill9WithExactlyTheNewMessages) {
+  ScriptedSmtpServer smart_host;
+  RelayOptions o;
+  o.smart_hosts = {smart_host.address()};
+  Relay& relay = startRelay(o);
+  constexpr int kMessages = 4;
+  std::string filler;
+  for (int line = 0; line < 200; ++line) {
+    filler += std::string(98, '~') + "\r\n";
+  }
+  for (int i = 0; i < kMessages; ++i) {
+    const SmtpTransaction t =
+        relay.send("first@app.test", {"a@ext.test"},
+                   makeMessage("first@app.test", "a@ext.test", "first #" + std::to_string(i),
+                               filler + "\r\n"));
+    ASSERT_EQ(t.final.code, 250) << t.final;
+  }
+  ASSERT_TRUE(smart_host.waitForMessages(kMessages, 10s));
+  const auto free_dir = relay.spoolDir() / "free";
+  // Each message took a file a predecessor left, if one was free yet: at least one is free now.
+  ASSERT_TRUE(relay.waitForQueueSize(0, 5s)) << relay.queueList().dump(2);
+  ASSERT_TRUE(waitUntil([&] { return filesIn(free_dir) >= 1; }, 5s));
+  ASSERT_LE(filesIn(free_dir), static_cast<std::size_t>(kMessages));
+
+  ScriptedSmtpPolicy later;
+  later.rcpt_reply = [](const std::string&) { return std::string("451 4.3.0 not now"); };
+  smart_host.setPolicy(later);
+  std::map<std::string, std::string> body_of;  // subject -> body
+  for (int i = 0; i < kMessages; ++i) {
+    const std::string subject = "second #" + std::to_string(i);
+    body_of[subject] = "short body " + std::to_string(i) + "\r\n";
+    const SmtpTransaction t =
+        relay.send("second@app.test", {"b@ext.test"},
+                   makeMessage("second@app.test", "b@ext.test", subject, body_of[subject]));
+    ASSERT_EQ(t.final.code, 250) << t.final;
+  }
+  EXPECT_EQ(filesIn(free_dir), 0U) << "a new message did not take a free file";
+
+  relay.kill9();
+  relay.start();
+  ASSERT_EQ(relay.queueList().size(), static_cast<std::size_t>(kMessages));
+  smart_host.setPolicy(ScriptedSmtpPolicy{});
+  EXPECT_EQ(relay.cli({"queue", "flush"}).exit_status, 0);
+  ASSERT_TRUE(smart_host.waitForMessages(2 * kMessages, 10s));
+  ASSERT_TRUE(relay.waitForQueueSize(0, 5s)) << relay.queueList().dump(2);
+  std::set<std::string> seen;
+  for (const auto& txn : smart_host.transactions()) {
+    if (txn.mail_from != "second@app.test") {
+      continue;
+    }
+    const auto at = txn.data.find("Subject: ");
+    ASSERT_NE(at, std::string::npos) << txn.data;
+    const std::string subject = txn.data.substr(at + 9, txn.data.find("\r\n", at) - at - 9);
+    ASSERT_EQ(body_of.count(subject), 1U) << subject;
+    EXPECT_TRUE(txn.data.ends_with("\r\n\r\n" + body_of[subject])) << txn.data;
+    EXPECT_EQ(txn.data.find("~~~"), std::string::npos) << "a leftover of the earlier message";
+    seen.insert(subject);
+  }
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(kMessages));
 }
 
 TEST_F(DeliveryTest, TemporaryRecipientFailureIsRetried) {
