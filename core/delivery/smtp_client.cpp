@@ -223,15 +223,17 @@ class DotStuffer {
     out.clear();
     while (pos_ < data_.size() && out.size() < limit) {
       // Whole lines that need nothing done go in one piece (a stored message has CRLF line ends).
-      const std::size_t room = limit - out.size();
-      const std::size_t plain =
-          plainLinesEnd(data_.substr(0, pos_ + std::min(room, data_.size() - pos_)), pos_,
-                        {.at_line_start = at_line_start_});
-      if (plain > pos_) {
-        out.append(data_.substr(pos_, plain - pos_));
-        pos_ = plain;
-        at_line_start_ = true;
-        continue;
+      if (pos_ >= retry_at_) {
+        const std::size_t window = pos_ + std::min(limit - out.size(), data_.size() - pos_);
+        const PlainRun run =
+            plainLines(data_.substr(0, window), pos_, {.at_line_start = at_line_start_});
+        retry_at_ = run.retry_at;
+        if (run.end > pos_) {
+          out.append(data_.substr(pos_, run.end - pos_));
+          pos_ = run.end;
+          at_line_start_ = true;
+          continue;
+        }
       }
       if (at_line_start_ && data_[pos_] == '.') {
         out += '.';
@@ -260,6 +262,7 @@ class DotStuffer {
  private:
   std::string_view data_;
   std::size_t pos_ = 0;
+  std::size_t retry_at_ = 0;  // where a run of plain lines can begin again (see plainLines)
   bool at_line_start_ = true;
   bool done_ = false;
 };

@@ -71,27 +71,30 @@ void DataReader::inLine(char c) {
   state_ = State::kInLine;
 }
 
-std::size_t DataReader::takeLines(std::string_view bytes, std::size_t from) {
-  const std::size_t end = plainLinesEnd(bytes, from,
-                                        {.at_line_start = state_ == State::kLineStart,
-                                         .carried = line_length_,
-                                         .max_content = max_line_content_,
-                                         .nul_stops = true});
-  if (end > from) {
-    append(bytes.substr(from, end - from));
-    received_ += end - from;
+PlainRun DataReader::takeLines(std::string_view bytes, std::size_t from) {
+  const PlainRun run = plainLines(bytes, from,
+                                  {.at_line_start = state_ == State::kLineStart,
+                                   .carried = line_length_,
+                                   .max_content = max_line_content_,
+                                   .nul_stops = true});
+  if (run.end > from) {
+    append(bytes.substr(from, run.end - from));
+    received_ += run.end - from;
     line_length_ = 0;
     state_ = State::kLineStart;
   }
-  return end;
+  return run;
 }
 
 std::size_t DataReader::feed(std::string_view bytes) {
   std::size_t i = 0;
+  std::size_t retry_at = 0;  // where a run of plain lines can begin again
   while (i < bytes.size() && !done_) {
-    if (state_ == State::kLineStart || state_ == State::kInLine) {
-      if (const std::size_t next = takeLines(bytes, i); next > i) {
-        i = next;
+    if (i >= retry_at && (state_ == State::kLineStart || state_ == State::kInLine)) {
+      const PlainRun run = takeLines(bytes, i);
+      retry_at = run.retry_at;
+      if (run.end > i) {
+        i = run.end;
         continue;
       }
     }

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "core/smtp/message_buffer.hpp"
+#include "core/util/strings.hpp"
 
 namespace relayguard::smtp {
 
@@ -60,8 +61,8 @@ class DataReader {
   void inLine(char c);
   // Takes the run of complete ordinary lines (CRLF-ended, no NUL or bare CR, not starting with
   // a dot, within the length limit) that begins at `from` with one append, as the byte-by-byte
-  // states would take them; returns where the run ends (`from` if there is none).
-  std::size_t takeLines(std::string_view bytes, std::size_t from);
+  // states would take them (see plainLines()).
+  PlainRun takeLines(std::string_view bytes, std::size_t from);
 
   std::uint64_t max_size_;
   std::size_t max_line_content_;

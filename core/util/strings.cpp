@@ -87,33 +87,39 @@ std::size_t findFirstOf(std::string_view s, std::size_t pos, std::string_view st
   return std::string_view::npos;
 }
 
-std::size_t plainLinesEnd(std::string_view s, std::size_t from, const PlainLines& rules) {
+PlainRun plainLines(std::string_view s, std::size_t from, const PlainLines& rules) {
   std::size_t pos = from;
   std::size_t carried = rules.carried;
   bool line_start = rules.at_line_start;
+  // Past the end of the line that `at` is in (the size of s when no line end follows).
+  const auto pastLineEnd = [&s](std::size_t at) {
+    const void* lf = std::memchr(s.data() + at, '\n', s.size() - at);
+    return lf == nullptr ? s.size()
+                         : static_cast<std::size_t>(static_cast<const char*>(lf) - s.data()) + 1;
+  };
   while (pos < s.size()) {
     if (line_start && s[pos] == '.') {
-      break;
+      return {pos, pastLineEnd(pos)};
     }
-    const void* lf = std::memchr(s.data() + pos, '\n', s.size() - pos);
-    if (lf == nullptr) {
-      break;
+    const std::size_t next = pastLineEnd(pos);
+    const std::size_t lf = next - 1;
+    if (next == s.size() && s[lf] != '\n') {
+      return {pos, next};  // incomplete
     }
-    const auto end = static_cast<std::size_t>(static_cast<const char*>(lf) - s.data());
-    if (end == pos || s[end - 1] != '\r') {
-      break;  // a bare LF
+    if (lf == pos || s[lf - 1] != '\r') {
+      return {pos, next};  // a bare LF
     }
-    const std::size_t content = end - 1 - pos;
+    const std::size_t content = lf - 1 - pos;
     if (content > rules.max_content || carried > rules.max_content - content ||
         std::memchr(s.data() + pos, '\r', content) != nullptr ||
         (rules.nul_stops && std::memchr(s.data() + pos, '\0', content) != nullptr)) {
-      break;
+      return {pos, next};
     }
-    pos = end + 1;
+    pos = next;
     carried = 0;
     line_start = true;
   }
-  return pos;
+  return {pos, pos};
 }
 
 }  // namespace relayguard

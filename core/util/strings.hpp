@@ -26,17 +26,24 @@ bool isPrintableAscii(std::string_view s);
 // cost grows with the distance to the match.
 std::size_t findFirstOf(std::string_view s, std::size_t pos, std::string_view stops);
 
-// What a line-by-line pass over mail text may take whole: the end of the run of complete lines
-// starting at `from`, each ending in CRLF with no other CR or LF in it, none starting with a dot
-// (the first one only if at_line_start), none longer than max_content octets before its CRLF
-// (the first counting `carried` octets of it that came earlier) and, with `nul_stops`, none
-// holding a NUL. `from` when the first line is not such a line (or is not complete).
+// What a line-by-line pass over mail text may take whole: the run of complete lines starting at
+// `from`, each ending in CRLF with no other CR or LF in it, none starting with a dot (the first
+// one only if at_line_start), none longer than max_content octets before its CRLF (the first
+// counting `carried` octets of it that came earlier) and, with `nul_stops`, none holding a NUL.
+// The run is [from, end); end == from when the first line is not such a line (or is not
+// complete). retry_at is past the line end of the line that stopped the run (the size of s when
+// no line end follows): a run can only begin again there, and a caller that tries before it
+// scans that line once more, which over input full of NULs or stray CRs would be quadratic.
 struct PlainLines {
   bool at_line_start = true;
   std::size_t carried = 0;
   std::size_t max_content = std::string_view::npos;
   bool nul_stops = false;
 };
-std::size_t plainLinesEnd(std::string_view s, std::size_t from, const PlainLines& rules);
+struct PlainRun {
+  std::size_t end = 0;
+  std::size_t retry_at = 0;
+};
+PlainRun plainLines(std::string_view s, std::size_t from, const PlainLines& rules);
 
 }  // namespace relayguard

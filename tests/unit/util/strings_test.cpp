@@ -1,5 +1,5 @@
 // strings_test: findFirstOf agrees with std::string_view::find_first_of, also across its
-// internal windows, with NUL among the stops, and from any starting position; plainLinesEnd
+// internal windows, with NUL among the stops, and from any starting position; plainLines
 // agrees with a line-by-line reference.
 #include "core/util/strings.hpp"
 
@@ -39,7 +39,7 @@ TEST(FindFirstOf, FindsTheEarliestStopNotTheFirstListed) {
   EXPECT_EQ(findFirstOf("", 0, "\r\n"), std::string_view::npos);
 }
 
-// The same as plainLinesEnd, one line at a time with the plainest code.
+// The end of plainLines' run, one line at a time with the plainest code.
 std::size_t referencePlainLinesEnd(std::string_view s, std::size_t from, const PlainLines& rules) {
   std::size_t pos = from;
   std::size_t carried = rules.carried;
@@ -77,19 +77,30 @@ TEST(PlainLinesEnd, AgreesWithALineByLineReference) {
     rules.max_content = rng() % 2 == 0 ? std::string_view::npos : rng() % 8;
     rules.nul_stops = rng() % 2 == 0;
     const std::size_t from = s.empty() ? 0 : rng() % s.size();
-    ASSERT_EQ(plainLinesEnd(s, from, rules), referencePlainLinesEnd(s, from, rules))
+    const PlainRun run = plainLines(s, from, rules);
+    // A run can begin again only past the line end of the line that stopped this one.
+    const std::size_t lf = s.find('\n', run.end);
+    ASSERT_EQ(run.retry_at, run.end == s.size()       ? s.size()
+                            : lf == std::string::npos ? s.size()
+                                                      : lf + 1)
+        << ::testing::PrintToString(s) << " from " << from;
+    ASSERT_EQ(run.end, referencePlainLinesEnd(s, from, rules))
         << ::testing::PrintToString(s) << " from " << from;
   }
 }
 
 TEST(PlainLinesEnd, StopsWhereALineNeedsAttention) {
-  EXPECT_EQ(plainLinesEnd("ab\r\ncd\r\n.e\r\n", 0, {}), 8U);
-  EXPECT_EQ(plainLinesEnd(".ab\r\ncd\r\n", 0, {.at_line_start = false}), 9U);
-  EXPECT_EQ(plainLinesEnd("ab\r\ncd", 0, {}), 4U);  // an incomplete line waits
-  EXPECT_EQ(plainLinesEnd("ab\ncd\r\n", 0, {}), 0U);
-  EXPECT_EQ(plainLinesEnd(std::string("a\0b\r\n", 5), 0, {.nul_stops = true}), 0U);
-  EXPECT_EQ(plainLinesEnd("abc\r\nabcd\r\n", 0, {.max_content = 3}), 5U);
-  EXPECT_EQ(plainLinesEnd("abc\r\n", 0, {.carried = 1, .max_content = 3}), 0U);
+  EXPECT_EQ(plainLines("ab\r\ncd\r\n.e\r\n", 0, {}).end, 8U);
+  EXPECT_EQ(plainLines(".ab\r\ncd\r\n", 0, {.at_line_start = false}).end, 9U);
+  EXPECT_EQ(plainLines("ab\r\ncd", 0, {}).end, 4U);  // an incomplete line waits
+  EXPECT_EQ(plainLines("ab\ncd\r\n", 0, {}).end, 0U);
+  EXPECT_EQ(plainLines(std::string("a\0b\r\n", 5), 0, {.nul_stops = true}).end, 0U);
+  EXPECT_EQ(plainLines("abc\r\nabcd\r\n", 0, {.max_content = 3}).end, 5U);
+  EXPECT_EQ(plainLines("abc\r\n", 0, {.carried = 1, .max_content = 3}).end, 0U);
+  // Where the next try is worth making: past the line that stopped the run.
+  EXPECT_EQ(plainLines("ab\r\nc\rd\r\nef\r\n", 0, {}).retry_at, 9U);
+  EXPECT_EQ(plainLines(std::string("a\0b\0c"), 0, {.nul_stops = true}).retry_at, 1U);
+  EXPECT_EQ(plainLines(std::string("a\0b\0c", 5), 0, {.nul_stops = true}).retry_at, 5U);
 }
 
 }  // namespace
