@@ -106,20 +106,23 @@ bool Spool::remove(const QueueId& id) {
 }
 
 void Spool::retire(const QueuedMessage& record) {
-  bool room = false;
-  {
-    std::lock_guard lock(free_mutex_);
-    room = free_.size() < kMaxFree;
-  }
-  const std::string name = record.id.str();
-  if (room && record.size <= kMapAbove &&
-      ::rename(messagePath(record.id).c_str(), (free_dir_ / name).c_str()) == 0) {
-    ::unlink(recordPath(record.id).c_str());
-    std::lock_guard lock(free_mutex_);
-    free_.push_back(name);
+  const std::filesystem::path spare = free_dir_ / record.id.str();
+  if (record.size > kMapAbove || ::rename(messagePath(record.id).c_str(), spare.c_str()) != 0) {
+    remove(record.id);
     return;
   }
-  remove(record.id);
+  ::unlink(recordPath(record.id).c_str());
+  bool kept = false;
+  {
+    std::lock_guard lock(free_mutex_);
+    if (free_.size() < kMaxFree) {
+      free_.push_back(record.id.str());
+      kept = true;
+    }
+  }
+  if (!kept) {
+    ::unlink(spare.c_str());
+  }
 }
 
 bool Spool::exists(const QueueId& id) const {
