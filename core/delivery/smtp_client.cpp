@@ -788,6 +788,7 @@ asio::awaitable<AttemptResult> SmtpClient::Impl::deliver(
   bool reusable = false;
   // A pooled connection whose probe finds it dead is dropped before anything was transacted on
   // it: the message goes on the next pooled connection, or a new one.
+  const AttemptResult untried = result;
   while ((connection = co_await reuse(key))) {
     reusable = co_await transact(*connection, message, result);
     if (!connection->stale()) {
@@ -795,8 +796,7 @@ asio::awaitable<AttemptResult> SmtpClient::Impl::deliver(
     }
     log::debug("smtp_idle_gone", {{"relay", key}});
     connection->close();
-    result = AttemptResult{};
-    result.remote = endpoint.toString();
+    result = untried;
   }
   if (!connection) {
     connection = co_await open(endpoint, *security, result);
