@@ -68,6 +68,18 @@ struct FmapClose {
   void operator()(cl_fmap_t* map) const { cl_fmap_close(map); }
 };
 
+// Gives back the pages of a mapped file's bytes when it goes out of scope.
+class ReleaseAfter {
+ public:
+  explicit ReleaseAfter(const PagedBytes& data) : data_(data) {}
+  ReleaseAfter(const ReleaseAfter&) = delete;
+  ReleaseAfter& operator=(const ReleaseAfter&) = delete;
+  ~ReleaseAfter() { data_.release(data_.data); }
+
+ private:
+  const PagedBytes& data_;
+};
+
 // The newest modification time of the regular files in `dir` (the epoch if there is none).
 std::chrono::system_clock::time_point newestFile(const std::filesystem::path& dir) {
   std::chrono::system_clock::time_point newest{};
@@ -149,19 +161,18 @@ ClamEngine::~ClamEngine() = default;
 
 ClamEngine::ScanResult ClamEngine::scan(const PagedBytes& data, MailParser mail,
                                         const char* name) const {
-  // Bytes in a file are scanned from its descriptor, as clamd scans a file: libclamav reads
-  // them with pread() into a page-aging map of its own (it drops its least used pages past a few
-  // MiB), so the scan holds a bounded part of them whatever their size. Others from memory.
-  const bool from_file = data.fd >= 0 && !data.data.empty();
-  std::unique_ptr<cl_fmap_t, FmapClose> map;
-  if (!from_file) {
-    // cl_fmap_open_memory refuses an empty buffer; a zero-length buffer has nothing to scan.
-    const char* bytes = data.data.empty() ? "\n" : data.data.data();
-    const std::size_t length = data.data.empty() ? 1 : data.data.size();
-    map.reset(cl_fmap_open_memory(bytes, length));
-    if (!map) {
-      throw std::runtime_error("ClamAV cannot map the message (out of memory?)");
-    }
+  // All bytes are scanned in place through a memory map. For bytes in a file (a spilled message,
+  // a decoded attachment) that is our read-only mapping of it: libclamav reads the page cache the
+  // file already occupies and copies nothing. Scanning the descriptor instead would have libclamav
+  // pread() the file into anonymous memory of its own, a second copy (all of a PDF: its parser
+  // wants the whole file at once). cl_fmap_open_memory refuses an empty buffer; a zero-length
+  // buffer has nothing to scan.
+  const char* bytes = data.data.empty() ? "\n" : data.data.data();
+  const std::size_t length = data.data.empty() ? 1 : data.data.size();
+  const ReleaseAfter release(data);  // once the scan is over, however it ended
+  const std::unique_ptr<cl_fmap_t, FmapClose> map(cl_fmap_open_memory(bytes, length));
+  if (!map) {
+    throw std::runtime_error("ClamAV cannot map the message (out of memory?)");
   }
   cl_scan_options options{};
   options.general = CL_SCAN_GENERAL_HEURISTICS;
@@ -174,10 +185,7 @@ ClamEngine::ScanResult ClamEngine::scan(const PagedBytes& data, MailParser mail,
   cl_error_t rc = CL_CLEAN;
   {
     const CollectScanError collect(error);
-    rc = from_file ? cl_scandesc_callback(data.fd, name, &virus, &scanned, engine_.get(), &options,
-                                          nullptr)
-                   : cl_scanmap_callback(map.get(), name, &virus, &scanned, engine_.get(), &options,
-                                         nullptr);
+    rc = cl_scanmap_callback(map.get(), name, &virus, &scanned, engine_.get(), &options, nullptr);
   }
   if (rc == CL_VIRUS) {
     return {true, virus != nullptr ? virus : "unnamed"};

@@ -59,10 +59,9 @@ class ClamEngine {
   // unpacked by its mail parser. kOff: the bytes are scanned as they are, though every other
   // parser (archives, documents, executables, HTML, ...) still runs on what it recognises.
   enum class MailParser { kOn, kOff };
-  // Scans `data`; `name` appears in libclamav's debug output. Bytes with a descriptor (all of
-  // that file) are scanned from it through libclamav's page-aging map, which holds a bounded
-  // part of them (its hashing reads 10 MiB at a time, it pages out past 8 MiB); the rest from
-  // memory as they are. Throws std::runtime_error on any ClamAV error.
+  // Scans `data` where it lies, in memory or in a file's mapping (whose pages are given back
+  // afterwards): libclamav copies none of it. `name` appears in libclamav's debug output.
+  // Throws std::runtime_error on any ClamAV error.
   ScanResult scan(const PagedBytes& data, MailParser mail = MailParser::kOn,
                   const char* name = "message") const;
 
