@@ -44,6 +44,7 @@
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
 
+#include "core/net/socket_write.hpp"
 #include "core/util/base64.hpp"
 #include "core/util/log_event.hpp"
 #include "core/util/secret.hpp"
@@ -292,6 +293,8 @@ class Connection {
   // the certificate must chain to the context's trusted CAs and carry `name`.
   asio::awaitable<bool> startTls(asio::ssl::context& context, const std::string& name, bool verify,
                                  Clock::duration timeout) {
+    std::error_code blocking;
+    socket_.non_blocking(false, blocking);  // the TLS stream drives the socket through Asio
     tls_.emplace(std::move(socket_), context);
     SSL* ssl = tls_->native_handle();
     std::error_code ec;
@@ -373,6 +376,7 @@ class Connection {
       const auto [error] = *result;
       if (!error) {
         socket_.set_option(tcp::no_delay(true), ignored);
+        socket_.non_blocking(true, ignored);  // for send()'s writes without waiting
         co_return true;
       }
       last_error = fmt::format("{}: {}", target.address().to_string(), error.message());
@@ -384,6 +388,17 @@ class Connection {
   }
 
   asio::awaitable<bool> send(std::string_view bytes, Clock::duration timeout) {
+    if (!tls_) {
+      // Commands, and most message chunks, fit the send buffer: then no timer is armed.
+      std::error_code error;
+      bytes.remove_prefix(net::writeWithoutWaiting(socket_, bytes, error));
+      if (error) {
+        co_return fail("write failed: " + error.message());
+      }
+      if (bytes.empty()) {
+        co_return true;
+      }
+    }
     const auto buffer = asio::buffer(bytes.data(), bytes.size());
     auto write = tls_ ? asio::async_write(*tls_, buffer, kAsTuple)
                       : asio::async_write(socket_, buffer, kAsTuple);

@@ -6,6 +6,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include "core/net/socket_write.hpp"
 #include "core/net/tls_context.hpp"
 
 namespace relayguard::smtp {
@@ -24,6 +25,11 @@ SmtpStream::Read readError(const std::error_code& ec) {
 }
 
 }  // namespace
+
+SmtpStream::SmtpStream(asio::ip::tcp::socket socket) : plain_(std::move(socket)) {
+  std::error_code ec;  // if this fails, every write takes the timed path
+  plain_.non_blocking(true, ec);
+}
 
 std::string SmtpStream::tlsDescription() {
   return tls_ ? net::describeTls(tls_->native_handle()) : "none";
@@ -60,8 +66,7 @@ asio::awaitable<SmtpStream::Read> SmtpStream::readSome(std::string& in, asio::st
     co_return readError(wec);
   }
   char buf[kReadChunk];
-  std::error_code ec;
-  plain_.non_blocking(true, ec);
+  std::error_code ec;  // the socket is non-blocking from its accept to its TLS upgrade
   const std::size_t n = plain_.read_some(asio::buffer(buf), ec);
   if (ec == asio::error::would_block || ec == asio::error::try_again) {
     co_return Read::kOk;  // spurious wake-up; the caller loops
@@ -75,6 +80,17 @@ asio::awaitable<SmtpStream::Read> SmtpStream::readSome(std::string& in, asio::st
 
 asio::awaitable<bool> SmtpStream::writeAll(std::string_view data, asio::steady_timer& timer,
                                            Clock::duration timeout) {
+  if (!tls_) {
+    // A reply almost always fits the send buffer: then it is written without the timer.
+    std::error_code ec;
+    data.remove_prefix(net::writeWithoutWaiting(plain_, data, ec));
+    if (ec) {
+      co_return false;
+    }
+    if (data.empty()) {
+      co_return true;
+    }
+  }
   timer.expires_after(timeout);
   const asio::const_buffer buf(data.data(), data.size());
   if (tls_) {

@@ -28,7 +28,8 @@ class SmtpStream {
   using Clock = std::chrono::steady_clock;
   enum class Read { kOk, kEof, kTimeout, kError, kCancelled };
 
-  explicit SmtpStream(asio::ip::tcp::socket socket) : plain_(std::move(socket)) {}
+  // The plain socket is put in non-blocking mode (reads and writes without waiting).
+  explicit SmtpStream(asio::ip::tcp::socket socket);
 
   asio::ip::tcp::socket& socket() { return tls_ ? tls_->next_layer() : plain_; }
   const asio::ip::tcp::socket& socket() const { return tls_ ? tls_->next_layer() : plain_; }
