@@ -57,6 +57,7 @@ class SmtpStream {
   asio::ip::tcp::socket plain_;
   std::shared_ptr<asio::ssl::context> context_;  // kept alive for the TLS stream
   std::optional<asio::ssl::stream<asio::ip::tcp::socket>> tls_;
+  int reads_at_once_ = 0;  // plain reads in a row that found bytes without waiting
 };
 
 }  // namespace relayguard::smtp
