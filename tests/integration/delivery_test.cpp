@@ -3,6 +3,9 @@
 // retried, permanent failures bounce to the sender (and never to the null sender).
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <future>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -10,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/delivery/scheduler.hpp"
 #include "tests/integration/relay_harness.hpp"
 #include "tests/support/scripted_smtp_server.hpp"
 
@@ -175,6 +179,96 @@ TEST_F(DeliveryTest, RecycledQueueFilesSurviveKill9WithExactlyTheNewMessages) {
     seen.insert(subject);
   }
   EXPECT_EQ(seen.size(), static_cast<std::size_t>(kMessages));
+}
+
+// A message's first attempt sends the bytes the acceptor handed over with it, which the
+// scheduler keeps for all queued messages together within Scheduler::kMaxHeldBytes; past that, a
+// message is read back from its queue file. Made visible by changing the queue files on disk
+// while the only delivery slot is held: the messages that arrive changed are those read back,
+// and they are exactly the ones queued after the budget was full.
+TEST_F(DeliveryTest, BytesKeptForFirstAttemptsStayWithinTheirBudget) {
+  auto release = std::make_shared<std::promise<void>>();
+  std::shared_future<void> released = release->get_future().share();
+  auto held_first = std::make_shared<std::atomic<bool>>(false);
+  ScriptedSmtpPolicy policy;
+  policy.command_hook = [released, held_first](const std::string& line) {
+    if (line.starts_with("MAIL") && !held_first->exchange(true)) {
+      released.wait();  // the relay's one delivery slot stays busy
+    }
+    return std::string();
+  };
+  ScriptedSmtpServer smart_host(policy);
+  RelayOptions o;
+  o.smart_hosts = {smart_host.address()};
+  o.delivery = {"retry = [\"1s\"]",          "max_age = \"1d\"",    "connect_timeout = \"2s\"",
+                "command_timeout = \"60s\"", "idle_reuse = \"1s\"", "concurrency = 1"};
+  Relay& relay = startRelay(o);
+
+  // 40 messages of about 1,000,000 octets (each under the 1 MiB the acceptor hands over): 40 MB.
+  constexpr int kMessages = 40;
+  std::string filler;
+  for (int line = 0; line < 10000; ++line) {
+    filler += std::string(98, '~') + "\r\n";
+  }
+  const auto marker = [](const char* what, int i) {
+    return std::string(what) + "-" + std::to_string(100 + i);  // one length for every i
+  };
+  for (int i = 0; i < kMessages; ++i) {
+    const SmtpTransaction t =
+        relay.send("held@app.test", {"a@ext.test"},
+                   makeMessage("held@app.test", "a@ext.test", marker("subject", i),
+                               marker("ORIGINAL", i) + "\r\n" + filler));
+    ASSERT_EQ(t.final.code, 250) << t.final;
+    if (i == 0) {
+      ASSERT_TRUE(waitUntil([&] { return held_first->load(); }, 10s)) << "no delivery started";
+    }
+  }
+
+  // Every queue file now says REPLACED where the message said ORIGINAL (same length, in place).
+  std::uintmax_t stored = 0;  // octets of one message's bytes in its queue file
+  int changed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(relay.spoolDir() / "queue")) {
+    if (entry.path().extension() != ".msg") {
+      continue;
+    }
+    std::fstream file(entry.path(), std::ios::in | std::ios::out | std::ios::binary);
+    std::string content((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    const auto at = content.find("ORIGINAL-");
+    ASSERT_NE(at, std::string::npos) << entry.path();
+    stored = content.size() - content.find('\n') - 1;
+    file.seekp(static_cast<std::streamoff>(at));
+    file.write("REPLACED", 8);
+    ++changed;
+  }
+  ASSERT_EQ(changed, kMessages);
+  release->set_value();
+
+  ASSERT_TRUE(smart_host.waitForMessages(kMessages, 30s));
+  ASSERT_TRUE(relay.waitForQueueSize(0, 10s)) << relay.queueList().dump(2);
+  std::map<int, bool> original;  // message number -> arrived as accepted
+  for (const auto& txn : smart_host.transactions()) {
+    for (int i = 0; i < kMessages; ++i) {
+      if (txn.data.find(marker("subject", i) + "\r\n") != std::string::npos) {
+        const bool as_sent = txn.data.find(marker("ORIGINAL", i)) != std::string::npos;
+        EXPECT_TRUE(as_sent || txn.data.find(marker("REPLACED", i)) != std::string::npos);
+        original[i] = as_sent;
+      }
+    }
+  }
+  ASSERT_EQ(original.size(), static_cast<std::size_t>(kMessages));
+  // The first message's bytes left the budget when its attempt began; then the budget took the
+  // next ones in order while they fitted, and none after.
+  const auto fits = static_cast<int>(delivery::Scheduler::kMaxHeldBytes / stored);
+  int kept = 0;
+  while (kept < kMessages && original[kept]) {
+    ++kept;
+  }
+  for (int i = kept; i < kMessages; ++i) {
+    EXPECT_FALSE(original[i]) << "message " << i << " sent from memory after one read back";
+  }
+  EXPECT_GE(kept, fits) << "fewer messages kept than " << delivery::Scheduler::kMaxHeldBytes
+                        << " octets hold";
+  EXPECT_LE(kept, fits + 1) << "more messages kept than the budget holds";
 }
 
 TEST_F(DeliveryTest, TemporaryRecipientFailureIsRetried) {
