@@ -16,6 +16,7 @@
 #include <asio/write.hpp>
 #include <gtest/gtest.h>
 
+#include "tests/support/loopback_pair.hpp"
 #include "tests/support/proxy_headers.hpp"
 
 namespace relayguard::smtp {
@@ -27,11 +28,7 @@ using asio::ip::tcp;
 // A connected pair of loopback sockets: `client` plays the load balancer, `server` the relay.
 class ProxyHeaderReaderTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    tcp::acceptor acceptor(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    client_.connect(acceptor.local_endpoint());
-    acceptor.accept(server_);
-  }
+  void SetUp() override { test::connectLoopback(io_, client_, server_); }
 
   ProxyHeaderRead read(std::chrono::milliseconds timeout = 2s) {
     asio::steady_timer timer(io_);

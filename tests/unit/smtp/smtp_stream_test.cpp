@@ -19,6 +19,8 @@
 #include <asio/write.hpp>
 #include <gtest/gtest.h>
 
+#include "tests/support/loopback_pair.hpp"
+
 namespace relayguard::smtp {
 namespace {
 
@@ -28,11 +30,10 @@ using asio::ip::tcp;
 class SmtpStreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    tcp::acceptor acceptor(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    acceptor.set_option(tcp::socket::receive_buffer_size(4 << 20));  // inherited by `accepted`
-    client_.connect(acceptor.local_endpoint());
     tcp::socket accepted(io_);
-    acceptor.accept(accepted);
+    test::connectLoopback(io_, client_, accepted, [](tcp::acceptor& a) {
+      a.set_option(tcp::socket::receive_buffer_size(4 << 20));  // room for the whole test
+    });
     stream_.emplace(std::move(accepted));
   }
 
