@@ -63,7 +63,7 @@ struct PagedBytes {
   std::string_view data;
   const MappedFile* file = nullptr;  // the mapping data lies in, if any
   int fd = -1;  // an open descriptor of that file, whose whole content data is, for readers
-                // that read() or scan a descriptor
+                // that read() a descriptor (GMime's file stream)
 
   // Gives back the pages of `done`, a part of data (nothing for bytes in memory).
   void release(std::string_view done) const {
