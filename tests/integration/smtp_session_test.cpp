@@ -392,6 +392,33 @@ TEST_F(SmtpSessionTest, IdleSessionTimesOut) {
   EXPECT_TRUE(c->waitForClose(2s));
 }
 
+// A client that drips its message, each line well within command_timeout, is still cut off when
+// data_timeout has passed since DATA (a slowloris holding a session for good otherwise); nothing
+// of the message is accepted.
+TEST_F(SmtpSessionTest, DataPhaseEndsAtDataTimeoutHoweverSteadyTheDrip) {
+  Relay& relay = relayToScripted({"command_timeout = \"1s\"", "data_timeout = \"2s\""});
+  auto c = relay.client();
+  ASSERT_EQ(c->command("EHLO drip.test").code, 250);
+  ASSERT_EQ(c->command("MAIL FROM:<drip@app.test>").code, 250);
+  ASSERT_EQ(c->command("RCPT TO:<a@ext.test>").code, 250);
+  ASSERT_EQ(c->command("DATA").code, 354);
+  const auto start = std::chrono::steady_clock::now();
+  bool open = true;
+  while (open && std::chrono::steady_clock::now() - start < 6s) {
+    open = c->sendRaw("Subject: drip\r\n");
+    std::this_thread::sleep_for(300ms);
+    open = open && !c->waitForClose(0ms);
+  }
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_FALSE(open) << "the session outlived data_timeout";
+  EXPECT_GE(waited, 1800ms);
+  EXPECT_LE(waited, 4s);
+  const SmtpReply timeout = c->readReply(1s);
+  EXPECT_EQ(timeout.code, 421) << timeout;
+  EXPECT_EQ(timeout.enhanced(), "4.4.2") << timeout;
+  EXPECT_EQ(smart_host_.transactions().size(), 0U);
+}
+
 TEST_F(SmtpSessionTest, ProtocolErrors) {
   Relay& relay = relayToScripted();
   SmtpTestClient c;
