@@ -3,6 +3,7 @@
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
+#include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
@@ -27,9 +28,47 @@ SmtpStream::Read readError(const std::error_code& ec) {
 
 }  // namespace
 
-SmtpStream::SmtpStream(asio::ip::tcp::socket socket) : plain_(std::move(socket)) {
+SmtpStream::SmtpStream(asio::ip::tcp::socket socket)
+    : plain_(std::move(socket)), watchdog_(std::make_shared<Watchdog>(plain_.get_executor())) {
   std::error_code ec;  // if this fails, every write takes the timed path
   plain_.non_blocking(true, ec);
+  watchdog_->socket = &plain_;
+}
+
+SmtpStream::~SmtpStream() {
+  watchdog_->socket = nullptr;
+  watchdog_->timer.cancel();
+}
+
+void SmtpStream::arm(const std::shared_ptr<Watchdog>& watchdog) {
+  watchdog->armed = true;
+  const std::uint64_t arming = ++watchdog->arming;
+  watchdog->timer.async_wait([watchdog, arming](const std::error_code& ec) {
+    if (arming != watchdog->arming) {
+      return;  // moved to an earlier deadline: a newer wait is current
+    }
+    watchdog->armed = false;
+    if (ec || watchdog->socket == nullptr || watchdog->deadline == Clock::time_point::max()) {
+      return;  // stopped, or no read waiting: the next read arms it again
+    }
+    if (Clock::now() < watchdog->deadline) {
+      watchdog->timer.expires_at(watchdog->deadline);  // later reads pushed the deadline on
+      arm(watchdog);
+      return;
+    }
+    watchdog->expired = true;
+    std::error_code ignored;
+    watchdog->socket->cancel(ignored);
+  });
+}
+
+void SmtpStream::watchUntil(Clock::time_point deadline) {
+  watchdog_->deadline = deadline;
+  watchdog_->expired = false;
+  if (!watchdog_->armed || watchdog_->timer.expiry() > deadline) {
+    watchdog_->timer.expires_at(deadline);  // a pending wait ends as cancelled, superseded
+    arm(watchdog_);
+  }
 }
 
 std::string SmtpStream::tlsDescription() {
@@ -59,9 +98,15 @@ asio::awaitable<SmtpStream::Read> SmtpStream::readSome(std::string& in, asio::st
   char buf[kReadChunk];
   std::error_code ec;  // the socket is non-blocking from its accept to its TLS upgrade
   // Bytes already there (the rest of a message that arrives in several segments, commands sent
-  // ahead) are read at once, without a wait raced against the timer; after kReadsAtOnce such
-  // reads the session waits once, which lets the other sessions of its thread have a turn.
-  if (reads_at_once_ < kReadsAtOnce && Clock::now() < deadline) {
+  // ahead) are read at once, without a wait; after kReadsAtOnce such reads the session lets the
+  // other sessions of its thread have a turn.
+  if (reads_at_once_ == kReadsAtOnce) {
+    // A wait on a readable socket completes at once, ahead of every other handler: go to the
+    // back of the queue first.
+    reads_at_once_ = 0;
+    co_await asio::post(plain_.get_executor(), asio::use_awaitable);
+  }
+  if (Clock::now() < deadline) {
     ++reads_at_once_;
     const std::size_t n = plain_.read_some(asio::buffer(buf), ec);
     if (!ec) {
@@ -73,14 +118,16 @@ asio::awaitable<SmtpStream::Read> SmtpStream::readSome(std::string& in, asio::st
     }
   }
   reads_at_once_ = 0;
-  timer.expires_at(deadline);
-  auto result = co_await (plain_.async_wait(asio::ip::tcp::socket::wait_read, kUseTuple) ||
-                          timer.async_wait(kUseTuple));
-  if (result.index() == 1) {
-    const auto [tec] = std::get<1>(result);
-    co_return tec == asio::error::operation_aborted ? Read::kCancelled : Read::kTimeout;
+  if (Clock::now() >= deadline) {
+    co_return Read::kTimeout;
   }
-  const auto [wec] = std::get<0>(result);
+  watchUntil(deadline);
+  const auto [wec] = co_await plain_.async_wait(asio::ip::tcp::socket::wait_read, kUseTuple);
+  const bool expired = watchdog_->expired;
+  unwatch();
+  if (wec == asio::error::operation_aborted) {
+    co_return expired ? Read::kTimeout : Read::kCancelled;
+  }
   if (wec) {
     co_return readError(wec);
   }
@@ -136,6 +183,7 @@ asio::awaitable<std::optional<std::string>> SmtpStream::startTls(
     co_return std::string("TLS is already active");
   }
   context_ = std::move(context);
+  watchdog_->socket = nullptr;  // TLS reads race the session's timer
   std::error_code ec;
   plain_.non_blocking(false, ec);  // the TLS stream drives the socket through Asio's reactor
   tls_.emplace(std::move(plain_), *context_);

@@ -2,14 +2,21 @@
 // upgraded in place to TLS (STARTTLS, RFC 3207) or starts with TLS (implicit TLS, RFC 8314).
 //
 // The upgrade moves the connected socket into an asio::ssl::stream; after it every read and
-// write goes through TLS. Every operation is bounded by the session's timer and reports
-// timeouts and cancellations (shutdown) as values, never exceptions. Plain reads wait for
-// readability without a buffer and then read into the caller's buffer, so idle plain sessions
-// hold no read buffer; TLS reads go through OpenSSL, which may hold decrypted bytes the socket
-// no longer shows as readable.
+// write goes through TLS. Every operation is bounded in time and reports timeouts and
+// cancellations (shutdown) as values, never exceptions. Plain reads wait for readability without
+// a buffer and then read into the caller's buffer, so idle plain sessions hold no read buffer;
+// TLS reads go through OpenSSL, which may hold decrypted bytes the socket no longer shows as
+// readable.
+//
+// A plain read's wait is bounded by a watchdog rather than by a timer raced against each wait:
+// the watchdog's timer is armed once and only moved when a deadline comes earlier than it; when
+// it fires before the current deadline (which later reads have pushed on) it sleeps again until
+// then, and when the deadline has passed it cancels the wait. Other operations (writes that do
+// not fit the send buffer, TLS) race the caller's timer.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +37,9 @@ class SmtpStream {
 
   // The plain socket is put in non-blocking mode (reads and writes without waiting).
   explicit SmtpStream(asio::ip::tcp::socket socket);
+  ~SmtpStream();
+  SmtpStream(const SmtpStream&) = delete;  // the watchdog points at the socket
+  SmtpStream& operator=(const SmtpStream&) = delete;
 
   asio::ip::tcp::socket& socket() { return tls_ ? tls_->next_layer() : plain_; }
   const asio::ip::tcp::socket& socket() const { return tls_ ? tls_->next_layer() : plain_; }
@@ -58,6 +68,23 @@ class SmtpStream {
   std::shared_ptr<asio::ssl::context> context_;  // kept alive for the TLS stream
   std::optional<asio::ssl::stream<asio::ip::tcp::socket>> tls_;
   int reads_at_once_ = 0;  // plain reads in a row that found bytes without waiting
+
+  // The watchdog of plain reads, shared with its timer's handler, which can run after the stream
+  // is gone (socket is then null). All of it is used on the session's strand only.
+  struct Watchdog {
+    explicit Watchdog(const asio::any_io_executor& executor) : timer(executor) {}
+    asio::steady_timer timer;
+    asio::ip::tcp::socket* socket = nullptr;  // whose wait to cancel; null: nothing to watch
+    Clock::time_point deadline = Clock::time_point::max();  // max: no read is waiting
+    bool expired = false;      // the current wait was cancelled because its deadline passed
+    bool armed = false;        // a timer wait is pending
+    std::uint64_t arming = 0;  // which timer wait is current
+  };
+  // Bounds the next plain wait by `deadline`; unwatch() once it is over.
+  void watchUntil(Clock::time_point deadline);
+  void unwatch() { watchdog_->deadline = Clock::time_point::max(); }
+  static void arm(const std::shared_ptr<Watchdog>& watchdog);
+  std::shared_ptr<Watchdog> watchdog_;
 };
 
 }  // namespace relayguard::smtp

@@ -1,7 +1,8 @@
 // smtp_stream_test: the plain stream of an inbound session on a real loopback connection. Bytes
 // already in the socket are read at once, without a turn through the event loop, but never more
 // than a bounded number of times in a row: a client that keeps the socket full cannot keep the
-// other sessions of its I/O thread waiting. A reply is written whole.
+// other sessions of its I/O thread waiting. A read that has to wait ends at its deadline (the
+// watchdog's), a later or an earlier one, or when cancelled. A reply is written whole.
 #include "core/smtp/smtp_stream.hpp"
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -79,6 +81,7 @@ TEST_F(SmtpStreamTest, WaitingBytesAreReadAtOnceButNotForeverInARow) {
           most_in_a_row = std::max(most_in_a_row, in_a_row);
         }
         reading = false;
+        stream_.reset();  // a session's stream goes when it ends, and its watchdog with it
       },
       asio::detached);
   io_.run();
@@ -87,6 +90,110 @@ TEST_F(SmtpStreamTest, WaitingBytesAreReadAtOnceButNotForeverInARow) {
   EXPECT_GE(reads, 64);
   EXPECT_GT(most_in_a_row, 4) << "bytes in the socket were not read without a turn";
   EXPECT_LE(most_in_a_row, 17) << "one session read on while the other waited";
+}
+
+// Reads `reads` (deadline offsets from the call, and milliseconds after the call at which the
+// client sends a line, or -1 for never) one after the other; the result and duration of each.
+struct TimedRead {
+  std::chrono::milliseconds deadline;
+  int send_after_ms;
+};
+struct ReadOutcome {
+  SmtpStream::Read result;
+  std::chrono::milliseconds took;
+};
+
+class SmtpStreamWatchdogTest : public SmtpStreamTest {
+ protected:
+  std::vector<ReadOutcome> run(const std::vector<TimedRead>& reads) {
+    std::vector<ReadOutcome> out;
+    asio::steady_timer timer(io_);
+    asio::steady_timer send(io_);
+    asio::co_spawn(
+        io_,
+        [&]() -> asio::awaitable<void> {
+          for (const TimedRead& r : reads) {
+            if (r.send_after_ms >= 0) {
+              send.expires_after(std::chrono::milliseconds(r.send_after_ms));
+              send.async_wait([this](const std::error_code& ec) {
+                if (!ec) {
+                  asio::write(client_, asio::buffer(std::string("NOOP\r\n")));
+                }
+              });
+            }
+            std::string in;
+            const auto started = SmtpStream::Clock::now();
+            SmtpStream::Read result = SmtpStream::Read::kOk;
+            while (result == SmtpStream::Read::kOk && in.empty()) {
+              result = co_await stream_->readSome(in, timer, started + r.deadline);
+            }
+            out.push_back({result, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       SmtpStream::Clock::now() - started)});
+          }
+          stream_.reset();
+        },
+        asio::detached);
+    io_.run();
+    return out;
+  }
+};
+
+TEST_F(SmtpStreamWatchdogTest, AReadWithNothingToReadEndsAtItsDeadline) {
+  const auto out = run({{150ms, -1}});
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_EQ(out[0].result, SmtpStream::Read::kTimeout);
+  EXPECT_GE(out[0].took, 140ms);
+  EXPECT_LT(out[0].took, 1000ms);
+}
+
+TEST_F(SmtpStreamWatchdogTest, LaterReadsGetTheirOwnLaterDeadline) {
+  // The watchdog was armed for the first read's deadline (200 ms); the second read, started
+  // about 50 ms in, has until 450 ms after its start: past the first deadline it is still
+  // waiting, and it ends at its own.
+  const auto out = run({{200ms, 50}, {450ms, -1}});
+  ASSERT_EQ(out.size(), 2U);
+  EXPECT_EQ(out[0].result, SmtpStream::Read::kOk);
+  EXPECT_EQ(out[1].result, SmtpStream::Read::kTimeout);
+  EXPECT_GE(out[1].took, 440ms);
+  EXPECT_LT(out[1].took, 1300ms);
+}
+
+TEST_F(SmtpStreamWatchdogTest, AnEarlierDeadlineIsKept) {
+  // Armed for 10 s by the first read; the second read's deadline (150 ms) comes first.
+  const auto out = run({{10s, 20}, {150ms, -1}});
+  ASSERT_EQ(out.size(), 2U);
+  EXPECT_EQ(out[0].result, SmtpStream::Read::kOk);
+  EXPECT_EQ(out[1].result, SmtpStream::Read::kTimeout);
+  EXPECT_GE(out[1].took, 140ms);
+  EXPECT_LT(out[1].took, 1000ms);
+}
+
+TEST_F(SmtpStreamWatchdogTest, DataBeforeTheDeadlineIsRead) {
+  const auto out = run({{1s, 100}, {1s, 100}});
+  ASSERT_EQ(out.size(), 2U);
+  for (const ReadOutcome& o : out) {
+    EXPECT_EQ(o.result, SmtpStream::Read::kOk);
+    EXPECT_GE(o.took, 90ms);
+    EXPECT_LT(o.took, 900ms);
+  }
+}
+
+TEST_F(SmtpStreamWatchdogTest, ACancelledReadIsNotATimeout) {
+  asio::steady_timer timer(io_);
+  asio::steady_timer cancel(io_);
+  cancel.expires_after(50ms);
+  cancel.async_wait([this](const std::error_code&) { stream_->cancel(); });
+  std::optional<SmtpStream::Read> result;
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        std::string in;
+        result = co_await stream_->readSome(in, timer, SmtpStream::Clock::now() + 10s);
+        stream_.reset();
+      },
+      asio::detached);
+  io_.run();
+  EXPECT_EQ(result, SmtpStream::Read::kCancelled);
 }
 
 TEST_F(SmtpStreamTest, AReplyIsWrittenWhole) {
