@@ -44,6 +44,7 @@
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
 
+#include "core/net/read_watchdog.hpp"
 #include "core/net/socket_write.hpp"
 #include "core/util/base64.hpp"
 #include "core/util/log_event.hpp"
@@ -272,8 +273,8 @@ class DotStuffer {
 // failure() and mark it broken.
 class Connection {
  public:
-  Connection(asio::any_io_executor executor, std::string remote)
-      : socket_(std::move(executor)), remote_(std::move(remote)) {}
+  Connection(const asio::any_io_executor& executor, std::string remote)
+      : socket_(executor), watchdog_(executor, socket_), remote_(std::move(remote)) {}
   ~Connection() { close(); }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -295,6 +296,7 @@ class Connection {
                                  Clock::duration timeout) {
     std::error_code blocking;
     socket_.non_blocking(false, blocking);  // the TLS stream drives the socket through Asio
+    watchdog_.detach();                     // TLS reads race a timer
     tls_.emplace(std::move(socket_), context);
     SSL* ssl = tls_->native_handle();
     std::error_code ec;
@@ -429,13 +431,22 @@ class Connection {
           co_return failReply(timeoutText(timeout));
         }
         const auto buffer = asio::buffer(read_buffer_);
-        auto read = tls_ ? tls_->async_read_some(buffer, kAsTuple)
-                         : socket_.async_read_some(buffer, kAsTuple);
-        const auto result = co_await withTimeout(std::move(read), remaining);
-        if (!result) {
-          co_return failReply(timeoutText(timeout));
+        std::error_code error;
+        std::size_t n = 0;
+        if (tls_) {
+          const auto result =
+              co_await withTimeout(tls_->async_read_some(buffer, kAsTuple), remaining);
+          if (!result) {
+            co_return failReply(timeoutText(timeout));
+          }
+          std::tie(error, n) = *result;
+        } else {
+          watchdog_.watchUntil(deadline);
+          std::tie(error, n) = co_await socket_.async_read_some(buffer, kAsTuple);
+          if (watchdog_.done() && error == asio::error::operation_aborted) {
+            co_return failReply(timeoutText(timeout));
+          }
         }
-        const auto [error, n] = *result;
         if (error) {
           co_return failReply(error == asio::error::eof ? std::string("connection closed by server")
                                                         : "read failed: " + error.message());
@@ -585,6 +596,7 @@ class Connection {
   tcp::socket& lowest() { return tls_ ? tls_->next_layer() : socket_; }
 
   tcp::socket socket_;
+  net::ReadWatchdog watchdog_;  // bounds plain reads' waits (TLS reads race a timer)
   std::optional<asio::ssl::stream<tcp::socket>> tls_;
   bool verified_ = false;
   std::string remote_;

@@ -29,46 +29,9 @@ SmtpStream::Read readError(const std::error_code& ec) {
 }  // namespace
 
 SmtpStream::SmtpStream(asio::ip::tcp::socket socket)
-    : plain_(std::move(socket)), watchdog_(std::make_shared<Watchdog>(plain_.get_executor())) {
+    : plain_(std::move(socket)), watchdog_(plain_.get_executor(), plain_) {
   std::error_code ec;  // if this fails, every write takes the timed path
   plain_.non_blocking(true, ec);
-  watchdog_->socket = &plain_;
-}
-
-SmtpStream::~SmtpStream() {
-  watchdog_->socket = nullptr;
-  watchdog_->timer.cancel();
-}
-
-void SmtpStream::arm(const std::shared_ptr<Watchdog>& watchdog) {
-  watchdog->armed = true;
-  const std::uint64_t arming = ++watchdog->arming;
-  watchdog->timer.async_wait([watchdog, arming](const std::error_code& ec) {
-    if (arming != watchdog->arming) {
-      return;  // moved to an earlier deadline: a newer wait is current
-    }
-    watchdog->armed = false;
-    if (ec || watchdog->socket == nullptr || watchdog->deadline == Clock::time_point::max()) {
-      return;  // stopped, or no read waiting: the next read arms it again
-    }
-    if (Clock::now() < watchdog->deadline) {
-      watchdog->timer.expires_at(watchdog->deadline);  // later reads pushed the deadline on
-      arm(watchdog);
-      return;
-    }
-    watchdog->expired = true;
-    std::error_code ignored;
-    watchdog->socket->cancel(ignored);
-  });
-}
-
-void SmtpStream::watchUntil(Clock::time_point deadline) {
-  watchdog_->deadline = deadline;
-  watchdog_->expired = false;
-  if (!watchdog_->armed || watchdog_->timer.expiry() > deadline) {
-    watchdog_->timer.expires_at(deadline);  // a pending wait ends as cancelled, superseded
-    arm(watchdog_);
-  }
 }
 
 std::string SmtpStream::tlsDescription() {
@@ -121,10 +84,9 @@ asio::awaitable<SmtpStream::Read> SmtpStream::readSome(std::string& in, asio::st
   if (Clock::now() >= deadline) {
     co_return Read::kTimeout;
   }
-  watchUntil(deadline);
+  watchdog_.watchUntil(deadline);
   const auto [wec] = co_await plain_.async_wait(asio::ip::tcp::socket::wait_read, kUseTuple);
-  const bool expired = watchdog_->expired;
-  unwatch();
+  const bool expired = watchdog_.done();
   if (wec == asio::error::operation_aborted) {
     co_return expired ? Read::kTimeout : Read::kCancelled;
   }
@@ -183,7 +145,7 @@ asio::awaitable<std::optional<std::string>> SmtpStream::startTls(
     co_return std::string("TLS is already active");
   }
   context_ = std::move(context);
-  watchdog_->socket = nullptr;  // TLS reads race the session's timer
+  watchdog_.detach();  // TLS reads race the session's timer
   std::error_code ec;
   plain_.non_blocking(false, ec);  // the TLS stream drives the socket through Asio's reactor
   tls_.emplace(std::move(plain_), *context_);

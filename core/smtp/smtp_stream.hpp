@@ -8,15 +8,12 @@
 // TLS reads go through OpenSSL, which may hold decrypted bytes the socket no longer shows as
 // readable.
 //
-// A plain read's wait is bounded by a watchdog rather than by a timer raced against each wait:
-// the watchdog's timer is armed once and only moved when a deadline comes earlier than it; when
-// it fires before the current deadline (which later reads have pushed on) it sleeps again until
-// then, and when the deadline has passed it cancels the wait. Other operations (writes that do
-// not fit the send buffer, TLS) race the caller's timer.
+// A plain read's wait is bounded by a watchdog (net/read_watchdog.hpp) rather than by a timer
+// raced against each wait. Other operations (writes that do not fit the send buffer, TLS) race
+// the caller's timer.
 #pragma once
 
 #include <chrono>
-#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +25,8 @@
 #include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "core/net/read_watchdog.hpp"
+
 namespace relayguard::smtp {
 
 class SmtpStream {
@@ -37,7 +36,6 @@ class SmtpStream {
 
   // The plain socket is put in non-blocking mode (reads and writes without waiting).
   explicit SmtpStream(asio::ip::tcp::socket socket);
-  ~SmtpStream();
   SmtpStream(const SmtpStream&) = delete;  // the watchdog points at the socket
   SmtpStream& operator=(const SmtpStream&) = delete;
 
@@ -69,22 +67,7 @@ class SmtpStream {
   std::optional<asio::ssl::stream<asio::ip::tcp::socket>> tls_;
   int reads_at_once_ = 0;  // plain reads in a row that found bytes without waiting
 
-  // The watchdog of plain reads, shared with its timer's handler, which can run after the stream
-  // is gone (socket is then null). All of it is used on the session's strand only.
-  struct Watchdog {
-    explicit Watchdog(const asio::any_io_executor& executor) : timer(executor) {}
-    asio::steady_timer timer;
-    asio::ip::tcp::socket* socket = nullptr;  // whose wait to cancel; null: nothing to watch
-    Clock::time_point deadline = Clock::time_point::max();  // max: no read is waiting
-    bool expired = false;      // the current wait was cancelled because its deadline passed
-    bool armed = false;        // a timer wait is pending
-    std::uint64_t arming = 0;  // which timer wait is current
-  };
-  // Bounds the next plain wait by `deadline`; unwatch() once it is over.
-  void watchUntil(Clock::time_point deadline);
-  void unwatch() { watchdog_->deadline = Clock::time_point::max(); }
-  static void arm(const std::shared_ptr<Watchdog>& watchdog);
-  std::shared_ptr<Watchdog> watchdog_;
+  net::ReadWatchdog watchdog_;  // bounds plain reads' waits
 };
 
 }  // namespace relayguard::smtp

@@ -1,0 +1,69 @@
+// read_watchdog: see read_watchdog.hpp.
+#include "core/net/read_watchdog.hpp"
+
+namespace relayguard::net {
+
+struct ReadWatchdog::State {
+  explicit State(const asio::any_io_executor& executor) : timer(executor) {}
+  asio::steady_timer timer;
+  asio::ip::tcp::socket* socket = nullptr;  // whose wait to cancel; null: nothing to watch
+  Clock::time_point deadline = Clock::time_point::max();  // max: no wait running
+  bool expired = false;      // the running wait was cancelled because its deadline passed
+  bool armed = false;        // a timer wait is pending
+  std::uint64_t arming = 0;  // which timer wait is the current one
+};
+
+ReadWatchdog::ReadWatchdog(const asio::any_io_executor& executor, asio::ip::tcp::socket& socket)
+    : state_(std::make_shared<State>(executor)) {
+  state_->socket = &socket;
+}
+
+ReadWatchdog::~ReadWatchdog() {
+  detach();
+}
+
+void ReadWatchdog::detach() {
+  state_->socket = nullptr;
+  state_->timer.cancel();
+}
+
+void ReadWatchdog::arm(const std::shared_ptr<State>& state) {
+  state->armed = true;
+  const std::uint64_t arming = ++state->arming;
+  state->timer.async_wait([state, arming](const std::error_code& ec) {
+    if (arming != state->arming) {
+      return;  // moved to an earlier deadline: a newer timer wait is the current one
+    }
+    state->armed = false;
+    if (ec || state->socket == nullptr || state->deadline == Clock::time_point::max()) {
+      return;  // stopped, or no wait running: the next wait arms it again
+    }
+    if (Clock::now() < state->deadline) {
+      state->timer.expires_at(state->deadline);  // later waits pushed the deadline on
+      arm(state);
+      return;
+    }
+    state->expired = true;
+    std::error_code ignored;
+    state->socket->cancel(ignored);
+  });
+}
+
+void ReadWatchdog::watchUntil(Clock::time_point deadline) {
+  state_->deadline = deadline;
+  state_->expired = false;
+  if (state_->socket == nullptr) {
+    return;
+  }
+  if (!state_->armed || state_->timer.expiry() > deadline) {
+    state_->timer.expires_at(deadline);  // a pending timer wait ends cancelled, superseded
+    arm(state_);
+  }
+}
+
+bool ReadWatchdog::done() {
+  state_->deadline = Clock::time_point::max();
+  return state_->expired;
+}
+
+}  // namespace relayguard::net

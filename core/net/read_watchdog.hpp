@@ -1,0 +1,48 @@
+// read_watchdog: bounds a socket's waits in time without a timer raced against each of them.
+//
+// Racing every wait against a timer (Asio's `||`) costs a parallel group per wait: two coroutine
+// frames, a timer armed and cancelled, executor copies. A connection that waits many times a
+// second, each time with a deadline a little later than the last, needs much less: one timer,
+// armed for the first deadline and moved only when a deadline comes earlier than it. When it
+// fires before the current deadline (which later waits have pushed on) it sleeps again until
+// then; when the deadline has passed it cancels the socket's operations, and the wait that was
+// running learns from expired() that this was a timeout rather than a cancel from elsewhere.
+//
+// The timer's handler shares the watchdog's state, so it may run after the owner is gone; the
+// owner's executor must be a strand (or a single thread) shared with the socket's operations.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+namespace relayguard::net {
+
+class ReadWatchdog {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Watches `socket` (which must stay at its address until detach() or destruction).
+  ReadWatchdog(const asio::any_io_executor& executor, asio::ip::tcp::socket& socket);
+  ~ReadWatchdog();
+  ReadWatchdog(const ReadWatchdog&) = delete;
+  ReadWatchdog& operator=(const ReadWatchdog&) = delete;
+
+  // Bounds the socket's next wait by `deadline` (call before it starts).
+  void watchUntil(Clock::time_point deadline);
+  // The wait is over: true if its deadline passed and the watchdog cancelled it.
+  bool done();
+  // The socket moved away (into a TLS stream): nothing to watch any more.
+  void detach();
+
+ private:
+  struct State;
+  static void arm(const std::shared_ptr<State>& state);
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace relayguard::net
