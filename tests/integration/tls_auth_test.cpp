@@ -87,6 +87,25 @@ std::string b64(const std::string& s) {
   return encodeBase64(s);
 }
 
+// command_timeout holds inside TLS too: a client silent after STARTTLS, or after the implicit
+// TLS handshake, gets 421 4.4.2 (encrypted) and the connection is closed.
+TEST_F(TlsAuthTest, SilentSessionsOverTlsTimeOut) {
+  RelayOptions o;
+  o.limits = {"command_timeout = \"1s\""};
+  Relay& relay = startTlsRelay(std::move(o));
+  for (const bool implicit : {false, true}) {
+    auto c = implicit ? smtpsClient(relay.listenerPort(1)) : tlsClient(relay.listenerPort(0));
+    const auto start = std::chrono::steady_clock::now();
+    const SmtpReply timeout = c->readReply(5s);
+    const auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(timeout.code, 421) << (implicit ? "smtps: " : "starttls: ") << timeout;
+    EXPECT_EQ(timeout.enhanced(), "4.4.2") << timeout;
+    EXPECT_GE(waited, 800ms);
+    EXPECT_LE(waited, 4s);
+    EXPECT_TRUE(c->waitForClose(2s));
+  }
+}
+
 TEST_F(TlsAuthTest, SubmissionNeedsStartTlsThenAuthAndRecordsTheUser) {
   Relay& relay = startTlsRelay();
   SmtpTestClient c;
