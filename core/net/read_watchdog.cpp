@@ -22,6 +22,10 @@ ReadWatchdog::~ReadWatchdog() {
   detach();
 }
 
+void ReadWatchdog::retarget(asio::ip::tcp::socket& socket) {
+  state_->socket = &socket;
+}
+
 void ReadWatchdog::detach() {
   state_->socket = nullptr;
   state_->timer.cancel();

@@ -36,7 +36,9 @@ class ReadWatchdog {
   void watchUntil(Clock::time_point deadline);
   // The wait is over: true if its deadline passed and the watchdog cancelled it.
   bool done();
-  // The socket moved away (into a TLS stream): nothing to watch any more.
+  // The socket moved (into a TLS stream, whose next layer it now is): watch it there.
+  void retarget(asio::ip::tcp::socket& socket);
+  // Nothing to watch any more.
   void detach();
 
  private:

@@ -137,7 +137,7 @@ asio::awaitable<Session::Io> Session::readMore(Clock::time_point deadline) {
   if (!flushed) {
     co_return Io::kError;
   }
-  const SmtpStream::Read result = co_await stream_.readSome(in_, timer_, deadline);
+  const SmtpStream::Read result = co_await stream_.readSome(in_, deadline);
   switch (result) {
     case SmtpStream::Read::kOk:
       co_return Io::kOk;

@@ -38,23 +38,21 @@ std::string SmtpStream::tlsDescription() {
   return tls_ ? net::describeTls(tls_->native_handle()) : "none";
 }
 
-asio::awaitable<SmtpStream::Read> SmtpStream::readSome(std::string& in, asio::steady_timer& timer,
+asio::awaitable<SmtpStream::Read> SmtpStream::readSome(std::string& in,
                                                        Clock::time_point deadline) {
   if (tls_) {
-    timer.expires_at(deadline);
+    if (Clock::now() >= deadline) {
+      co_return Read::kTimeout;
+    }
     const std::size_t old = in.size();
     in.resize(old + kReadChunk);
     const asio::mutable_buffer buf(in.data() + old, kReadChunk);
-    auto result = co_await (tls_->async_read_some(buf, kUseTuple) || timer.async_wait(kUseTuple));
-    if (result.index() == 1) {
-      in.resize(old);
-      const auto [tec] = std::get<1>(result);
-      co_return tec == asio::error::operation_aborted ? Read::kCancelled : Read::kTimeout;
-    }
-    const auto [ec, n] = std::get<0>(result);
+    watchdog_.watchUntil(deadline);
+    const auto [ec, n] = co_await tls_->async_read_some(buf, kUseTuple);
+    const bool expired = watchdog_.done();
     in.resize(old + n);
     if (ec && n == 0) {
-      co_return readError(ec);
+      co_return ec == asio::error::operation_aborted&& expired ? Read::kTimeout : readError(ec);
     }
     co_return Read::kOk;
   }
@@ -145,10 +143,10 @@ asio::awaitable<std::optional<std::string>> SmtpStream::startTls(
     co_return std::string("TLS is already active");
   }
   context_ = std::move(context);
-  watchdog_.detach();  // TLS reads race the session's timer
   std::error_code ec;
   plain_.non_blocking(false, ec);  // the TLS stream drives the socket through Asio's reactor
   tls_.emplace(std::move(plain_), *context_);
+  watchdog_.retarget(tls_->next_layer());
   timer.expires_after(timeout);
   auto result = co_await (tls_->async_handshake(asio::ssl::stream_base::server, kUseTuple) ||
                           timer.async_wait(kUseTuple));

@@ -8,9 +8,9 @@
 // TLS reads go through OpenSSL, which may hold decrypted bytes the socket no longer shows as
 // readable.
 //
-// A plain read's wait is bounded by a watchdog (net/read_watchdog.hpp) rather than by a timer
-// raced against each wait. Other operations (writes that do not fit the send buffer, TLS) race
-// the caller's timer.
+// A read's wait is bounded by a watchdog (net/read_watchdog.hpp) rather than by a timer raced
+// against each wait. Writes that do not fit the send buffer and the TLS handshake race the
+// caller's timer.
 #pragma once
 
 #include <chrono>
@@ -47,8 +47,7 @@ class SmtpStream {
 
   // Appends what arrives (kOk may append nothing after a spurious wake-up) to `in`, waiting
   // until `deadline`.
-  asio::awaitable<Read> readSome(std::string& in, asio::steady_timer& timer,
-                                 Clock::time_point deadline);
+  asio::awaitable<Read> readSome(std::string& in, Clock::time_point deadline);
   // Writes all of `data` within `timeout`; false on error or timeout.
   asio::awaitable<bool> writeAll(std::string_view data, asio::steady_timer& timer,
                                  Clock::duration timeout);
@@ -67,7 +66,7 @@ class SmtpStream {
   std::optional<asio::ssl::stream<asio::ip::tcp::socket>> tls_;
   int reads_at_once_ = 0;  // plain reads in a row that found bytes without waiting
 
-  net::ReadWatchdog watchdog_;  // bounds plain reads' waits
+  net::ReadWatchdog watchdog_;  // bounds reads' waits
 };
 
 }  // namespace relayguard::smtp
