@@ -24,6 +24,7 @@
 #include <map>
 #include <mutex>
 #include <string_view>
+#include <tuple>
 #include <utility>
 
 #include <asio/co_spawn.hpp>
@@ -296,8 +297,8 @@ class Connection {
                                  Clock::duration timeout) {
     std::error_code blocking;
     socket_.non_blocking(false, blocking);  // the TLS stream drives the socket through Asio
-    watchdog_.detach();                     // TLS reads race a timer
     tls_.emplace(std::move(socket_), context);
+    watchdog_.retarget(tls_->next_layer());
     SSL* ssl = tls_->native_handle();
     std::error_code ec;
     const auto literal = asio::ip::make_address(name, ec);
@@ -431,21 +432,17 @@ class Connection {
           co_return failReply(timeoutText(timeout));
         }
         const auto buffer = asio::buffer(read_buffer_);
+        watchdog_.watchUntil(deadline);
+        // g++ 12 mis-compiles co_await inside a condition: one statement per read.
         std::error_code error;
         std::size_t n = 0;
         if (tls_) {
-          const auto result =
-              co_await withTimeout(tls_->async_read_some(buffer, kAsTuple), remaining);
-          if (!result) {
-            co_return failReply(timeoutText(timeout));
-          }
-          std::tie(error, n) = *result;
+          std::tie(error, n) = co_await tls_->async_read_some(buffer, kAsTuple);
         } else {
-          watchdog_.watchUntil(deadline);
           std::tie(error, n) = co_await socket_.async_read_some(buffer, kAsTuple);
-          if (watchdog_.done() && error == asio::error::operation_aborted) {
-            co_return failReply(timeoutText(timeout));
-          }
+        }
+        if (watchdog_.done() && error == asio::error::operation_aborted) {
+          co_return failReply(timeoutText(timeout));
         }
         if (error) {
           co_return failReply(error == asio::error::eof ? std::string("connection closed by server")
@@ -596,7 +593,7 @@ class Connection {
   tcp::socket& lowest() { return tls_ ? tls_->next_layer() : socket_; }
 
   tcp::socket socket_;
-  net::ReadWatchdog watchdog_;  // bounds plain reads' waits (TLS reads race a timer)
+  net::ReadWatchdog watchdog_;  // bounds the waits of reads (of replies)
   std::optional<asio::ssl::stream<tcp::socket>> tls_;
   bool verified_ = false;
   std::string remote_;

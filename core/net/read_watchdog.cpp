@@ -1,10 +1,15 @@
 // read_watchdog: see read_watchdog.hpp.
 #include "core/net/read_watchdog.hpp"
 
+#include <mutex>
+
 namespace relayguard::net {
 
 struct ReadWatchdog::State {
   explicit State(const asio::any_io_executor& executor) : timer(executor) {}
+  // The timer's handler runs on the timer's executor, which need not be the strand of the
+  // connection's coroutine (a pooled outbound connection serves coroutines of several strands).
+  std::mutex mutex;
   asio::steady_timer timer;
   asio::ip::tcp::socket* socket = nullptr;  // whose wait to cancel; null: nothing to watch
   Clock::time_point deadline = Clock::time_point::max();  // max: no wait running
@@ -15,7 +20,7 @@ struct ReadWatchdog::State {
 
 ReadWatchdog::ReadWatchdog(const asio::any_io_executor& executor, asio::ip::tcp::socket& socket)
     : state_(std::make_shared<State>(executor)) {
-  state_->socket = &socket;
+  state_->socket = &socket;  // not shared yet
 }
 
 ReadWatchdog::~ReadWatchdog() {
@@ -23,10 +28,12 @@ ReadWatchdog::~ReadWatchdog() {
 }
 
 void ReadWatchdog::retarget(asio::ip::tcp::socket& socket) {
+  const std::lock_guard lock(state_->mutex);
   state_->socket = &socket;
 }
 
 void ReadWatchdog::detach() {
+  const std::lock_guard lock(state_->mutex);
   state_->socket = nullptr;
   state_->timer.cancel();
 }
@@ -35,6 +42,7 @@ void ReadWatchdog::arm(const std::shared_ptr<State>& state) {
   state->armed = true;
   const std::uint64_t arming = ++state->arming;
   state->timer.async_wait([state, arming](const std::error_code& ec) {
+    const std::lock_guard lock(state->mutex);
     if (arming != state->arming) {
       return;  // moved to an earlier deadline: a newer timer wait is the current one
     }
@@ -54,6 +62,7 @@ void ReadWatchdog::arm(const std::shared_ptr<State>& state) {
 }
 
 void ReadWatchdog::watchUntil(Clock::time_point deadline) {
+  const std::lock_guard lock(state_->mutex);
   state_->deadline = deadline;
   state_->expired = false;
   if (state_->socket == nullptr) {
@@ -66,6 +75,7 @@ void ReadWatchdog::watchUntil(Clock::time_point deadline) {
 }
 
 bool ReadWatchdog::done() {
+  const std::lock_guard lock(state_->mutex);
   state_->deadline = Clock::time_point::max();
   return state_->expired;
 }

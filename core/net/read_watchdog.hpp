@@ -8,8 +8,9 @@
 // then; when the deadline has passed it cancels the socket's operations, and the wait that was
 // running learns from expired() that this was a timeout rather than a cancel from elsewhere.
 //
-// The timer's handler shares the watchdog's state, so it may run after the owner is gone; the
-// owner's executor must be a strand (or a single thread) shared with the socket's operations.
+// The timer's handler shares the watchdog's state, so it may run after the owner is gone, and
+// takes its lock, so it may run on another thread than the socket's operations (it cancels them
+// under the lock; Asio serialises a cancel with their start).
 #pragma once
 
 #include <chrono>

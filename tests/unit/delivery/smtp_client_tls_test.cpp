@@ -159,6 +159,31 @@ TEST_F(SmtpClientTlsTest, StartTlsRequiredWithAuthPlainDelivers) {
   EXPECT_TRUE(commands[4].starts_with("MAIL FROM:<app@origin.test>")) << commands[4];
 }
 
+// command_timeout holds inside TLS: a smart host that goes silent after the handshake (at MAIL)
+// ends the attempt with 421 4.4.2 within the timeout.
+TEST_F(SmtpClientTlsTest, ASilentServerInsideTlsHitsCommandTimeout) {
+  auto policy = tlsAuthHost();
+  policy.command_hook = [](const std::string& line) {
+    return line.starts_with("MAIL") ? std::string(test::kHang) : std::string();
+  };
+  ScriptedSmtpServer server(policy);
+  auto s = settings();
+  s.command_timeout = 1s;
+  SmtpClient client(io_.get_executor(), s);
+
+  const auto started = std::chrono::steady_clock::now();
+  const auto result = deliver(client, server, route(RouteTls::kStartTlsRequired));
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+
+  ASSERT_TRUE(result.session_error.has_value());
+  EXPECT_EQ(result.session_error->code, 421) << result.session_error->oneLine();
+  EXPECT_NE(result.session_error->text.find("timed out"), std::string::npos)
+      << result.session_error->text;
+  EXPECT_EQ(server.commandCount("STARTTLS"), 1U);
+  EXPECT_GE(elapsed, 900ms);
+  EXPECT_LT(elapsed, 4s);
+}
+
 TEST_F(SmtpClientTlsTest, AuthLoginWhenPlainIsNotOffered) {
   auto policy = tlsAuthHost();
   policy.auth_mechanisms = {"LOGIN"};
