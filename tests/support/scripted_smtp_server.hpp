@@ -38,6 +38,13 @@ inline constexpr std::string_view kHang = "<hang>";
 // kDisconnect: close the connection at once instead of answering.
 inline constexpr std::string_view kDisconnect = "<disconnect>";
 
+// A command_hook that hangs at the first command starting with `verb` (e.g. "MAIL").
+inline std::function<std::string(const std::string&)> hangAt(std::string verb) {
+  return [verb = std::move(verb)](const std::string& line) {
+    return line.starts_with(verb) ? std::string(kHang) : std::string();
+  };
+}
+
 // One mail transaction that reached the end of DATA.
 struct ScriptedTransaction {
   std::size_t connection = 0;        // 1-based number of the connection it arrived on

@@ -576,9 +576,7 @@ TEST_F(SmtpClientTest, TransientEhloRefusalAllowsNextHost) {
 
 TEST_F(SmtpClientTest, HangingServerHitsCommandTimeout) {
   ScriptedSmtpPolicy policy;
-  policy.command_hook = [](const std::string& line) {
-    return line.starts_with("MAIL") ? std::string(test::kHang) : std::string();
-  };
+  policy.command_hook = test::hangAt("MAIL");
   ScriptedSmtpServer server(policy);
   auto settings = testSettings();
   settings.command_timeout = 1s;

@@ -163,9 +163,7 @@ TEST_F(SmtpClientTlsTest, StartTlsRequiredWithAuthPlainDelivers) {
 // ends the attempt with 421 4.4.2 within the timeout.
 TEST_F(SmtpClientTlsTest, ASilentServerInsideTlsHitsCommandTimeout) {
   auto policy = tlsAuthHost();
-  policy.command_hook = [](const std::string& line) {
-    return line.starts_with("MAIL") ? std::string(test::kHang) : std::string();
-  };
+  policy.command_hook = test::hangAt("MAIL");
   ScriptedSmtpServer server(policy);
   auto s = settings();
   s.command_timeout = 1s;
