@@ -2,7 +2,6 @@
 #include "core/net/socket_write.hpp"
 
 #include <asio/buffer.hpp>
-#include <asio/error.hpp>
 
 namespace relayguard::net {
 
@@ -17,7 +16,7 @@ std::size_t writeWithoutWaiting(asio::ip::tcp::socket& socket, std::string_view 
     const std::size_t n =
         socket.write_some(asio::buffer(data.data() + written, data.size() - written), ec);
     if (ec) {
-      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      if (wouldBlock(ec)) {
         ec.clear();
       }
       break;

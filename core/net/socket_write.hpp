@@ -10,9 +10,15 @@
 #include <string_view>
 #include <system_error>
 
+#include <asio/error.hpp>
 #include <asio/ip/tcp.hpp>
 
 namespace relayguard::net {
+
+// Whether `ec` only says that a non-blocking socket operation would have had to wait.
+inline bool wouldBlock(const std::error_code& ec) {
+  return ec == asio::error::would_block || ec == asio::error::try_again;
+}
 
 // Writes as much of `data` as `socket` takes now and returns how much that was (nothing when
 // the socket is not in non-blocking mode). `ec` is set on an error other than a full buffer.

@@ -26,6 +26,13 @@ SmtpStream::Read readError(const std::error_code& ec) {
                                               : SmtpStream::Read::kError;
 }
 
+// A wait that ended in `ec`: cancelled by the watchdog (`expired`) is a timeout, by anyone else
+// (a shutdown) a cancellation.
+SmtpStream::Read waitFailure(const std::error_code& ec, bool expired) {
+  return expired && ec == asio::error::operation_aborted ? SmtpStream::Read::kTimeout
+                                                         : readError(ec);
+}
+
 }  // namespace
 
 SmtpStream::SmtpStream(asio::ip::tcp::socket socket)
@@ -38,12 +45,26 @@ std::string SmtpStream::tlsDescription() {
   return tls_ ? net::describeTls(tls_->native_handle()) : "none";
 }
 
+std::optional<SmtpStream::Read> SmtpStream::readAvailable(std::string& in) {
+  char buf[kReadChunk];  // here, not in readSome's frame, which idle sessions keep
+  std::error_code ec;    // the socket is non-blocking from its accept to its TLS upgrade
+  const std::size_t n = plain_.read_some(asio::buffer(buf), ec);
+  if (!ec) {
+    in.append(buf, n);
+    return Read::kOk;
+  }
+  if (net::wouldBlock(ec)) {
+    return std::nullopt;
+  }
+  return readError(ec);
+}
+
 asio::awaitable<SmtpStream::Read> SmtpStream::readSome(std::string& in,
                                                        Clock::time_point deadline) {
+  if (Clock::now() >= deadline) {
+    co_return Read::kTimeout;
+  }
   if (tls_) {
-    if (Clock::now() >= deadline) {
-      co_return Read::kTimeout;
-    }
     const std::size_t old = in.size();
     in.resize(old + kReadChunk);
     const asio::mutable_buffer buf(in.data() + old, kReadChunk);
@@ -51,13 +72,8 @@ asio::awaitable<SmtpStream::Read> SmtpStream::readSome(std::string& in,
     const auto [ec, n] = co_await tls_->async_read_some(buf, kUseTuple);
     const bool expired = watchdog_.done();
     in.resize(old + n);
-    if (ec && n == 0) {
-      co_return ec == asio::error::operation_aborted&& expired ? Read::kTimeout : readError(ec);
-    }
-    co_return Read::kOk;
+    co_return ec&& n == 0 ? waitFailure(ec, expired) : Read::kOk;
   }
-  char buf[kReadChunk];
-  std::error_code ec;  // the socket is non-blocking from its accept to its TLS upgrade
   // Bytes already there (the rest of a message that arrives in several segments, commands sent
   // ahead) are read at once, without a wait; after kReadsAtOnce such reads the session lets the
   // other sessions of its thread have a turn.
@@ -67,39 +83,19 @@ asio::awaitable<SmtpStream::Read> SmtpStream::readSome(std::string& in,
     reads_at_once_ = 0;
     co_await asio::post(plain_.get_executor(), asio::use_awaitable);
   }
-  if (Clock::now() < deadline) {
-    ++reads_at_once_;
-    const std::size_t n = plain_.read_some(asio::buffer(buf), ec);
-    if (!ec) {
-      in.append(buf, n);
-      co_return Read::kOk;
-    }
-    if (ec != asio::error::would_block && ec != asio::error::try_again) {
-      co_return readError(ec);
-    }
+  ++reads_at_once_;
+  if (const auto read = readAvailable(in)) {
+    co_return *read;
   }
   reads_at_once_ = 0;
-  if (Clock::now() >= deadline) {
-    co_return Read::kTimeout;
-  }
   watchdog_.watchUntil(deadline);
-  const auto [wec] = co_await plain_.async_wait(asio::ip::tcp::socket::wait_read, kUseTuple);
+  const auto [ec] = co_await plain_.async_wait(asio::ip::tcp::socket::wait_read, kUseTuple);
   const bool expired = watchdog_.done();
-  if (wec == asio::error::operation_aborted) {
-    co_return expired ? Read::kTimeout : Read::kCancelled;
-  }
-  if (wec) {
-    co_return readError(wec);
-  }
-  const std::size_t n = plain_.read_some(asio::buffer(buf), ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again) {
-    co_return Read::kOk;  // spurious wake-up; the caller loops
-  }
   if (ec) {
-    co_return readError(ec);
+    co_return waitFailure(ec, expired);
   }
-  in.append(buf, n);
-  co_return Read::kOk;
+  // Nothing there after all (a spurious wake-up): kOk with nothing appended, and the caller loops.
+  co_return readAvailable(in).value_or(Read::kOk);
 }
 
 asio::awaitable<bool> SmtpStream::writeAll(std::string_view data, asio::steady_timer& timer,

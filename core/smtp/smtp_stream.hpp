@@ -65,6 +65,9 @@ class SmtpStream {
   std::shared_ptr<asio::ssl::context> context_;  // kept alive for the TLS stream
   std::optional<asio::ssl::stream<asio::ip::tcp::socket>> tls_;
   int reads_at_once_ = 0;  // plain reads in a row that found bytes without waiting
+  // Reads what the plain socket holds now: kOk with bytes appended, nullopt if it holds none,
+  // or how the connection ended.
+  std::optional<Read> readAvailable(std::string& in);
 
   net::ReadWatchdog watchdog_;  // bounds reads' waits
 };
