@@ -427,8 +427,7 @@ class Connection {
         if (inbuf_.size() > kMaxReplyLine + 1) {
           co_return failReply(fmt::format("reply line longer than {} octets", kMaxReplyLine));
         }
-        const auto remaining = deadline - Clock::now();
-        if (remaining <= Clock::duration::zero()) {
+        if (Clock::now() >= deadline) {
           co_return failReply(timeoutText(timeout));
         }
         const auto buffer = asio::buffer(read_buffer_);
@@ -441,7 +440,8 @@ class Connection {
         } else {
           std::tie(error, n) = co_await socket_.async_read_some(buffer, kAsTuple);
         }
-        if (watchdog_.done() && error == asio::error::operation_aborted) {
+        const bool expired = watchdog_.done();
+        if (expired && error == asio::error::operation_aborted) {
           co_return failReply(timeoutText(timeout));
         }
         if (error) {
