@@ -2,7 +2,9 @@
 // already in the socket are read at once, without a turn through the event loop, but never more
 // than a bounded number of times in a row: a client that keeps the socket full cannot keep the
 // other sessions of its I/O thread waiting. A read that has to wait ends at its deadline (the
-// watchdog's), a later or an earlier one, or when cancelled. A reply is written whole.
+// watchdog's), a later or an earlier one, or when cancelled. A reply is written whole, one
+// larger than the socket takes follows as the client reads, and a write the client never takes
+// times out.
 #include "core/smtp/smtp_stream.hpp"
 
 #include <algorithm>
@@ -10,6 +12,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <asio/co_spawn.hpp>
@@ -191,18 +194,70 @@ TEST_F(SmtpStreamWatchdogTest, ACancelledReadIsNotATimeout) {
   EXPECT_EQ(result, SmtpStream::Read::kCancelled);
 }
 
-TEST_F(SmtpStreamTest, AReplyIsWrittenWhole) {
-  const std::string reply = "250 2.0.0 Ok\r\n";
-  asio::steady_timer timer(io_);
+// writeAll() of `data` within `timeout`, while the client reads all it gets from `read_after` on
+// (never when negative); whether writeAll() succeeded, what the client got, and how long it took.
+struct WriteOutcome {
   bool ok = false;
-  asio::co_spawn(
-      io_, [&]() -> asio::awaitable<void> { ok = co_await stream_->writeAll(reply, timer, 5s); },
-      asio::detached);
-  io_.run();
-  EXPECT_TRUE(ok);
-  std::string got(reply.size(), '\0');
-  asio::read(client_, asio::buffer(got));
-  EXPECT_EQ(got, reply);
+  std::string got;
+  std::chrono::milliseconds took{};
+};
+
+class SmtpStreamWriteTest : public SmtpStreamTest {
+ protected:
+  WriteOutcome write(const std::string& data, std::chrono::milliseconds timeout,
+                     std::chrono::milliseconds read_after) {
+    WriteOutcome out;
+    std::thread reader([&] {
+      if (read_after.count() < 0) {
+        return;
+      }
+      std::this_thread::sleep_for(read_after);
+      std::error_code ec;
+      asio::read(client_, asio::dynamic_buffer(out.got), ec);  // until the stream closes
+    });
+    asio::steady_timer timer(io_);
+    asio::co_spawn(
+        io_,
+        [&]() -> asio::awaitable<void> {
+          const auto started = SmtpStream::Clock::now();
+          out.ok = co_await stream_->writeAll(data, timer, timeout);
+          out.took = std::chrono::duration_cast<std::chrono::milliseconds>(
+              SmtpStream::Clock::now() - started);
+          stream_->close();
+        },
+        asio::detached);
+    io_.run();
+    reader.join();
+    return out;
+  }
+};
+
+TEST_F(SmtpStreamWriteTest, AReplyIsWrittenWhole) {
+  const std::string reply = "250 2.0.0 Ok\r\n";
+  const WriteOutcome out = write(reply, 5s, 0ms);
+  EXPECT_TRUE(out.ok);
+  EXPECT_EQ(out.got, reply);
+}
+
+// More than the socket takes at once: the rest goes out as the client reads, within the timeout.
+TEST_F(SmtpStreamWriteTest, WhatTheSocketDoesNotTakeAtOnceFollows) {
+  std::string big;
+  for (int i = 0; big.size() < (16 << 20); ++i) {
+    big += "250-line " + std::to_string(i) + "\r\n";
+  }
+  const WriteOutcome out = write(big, 10s, 100ms);
+  EXPECT_TRUE(out.ok);
+  EXPECT_EQ(out.got.size(), big.size());
+  EXPECT_TRUE(out.got == big);
+  EXPECT_GE(out.took, 90ms) << "the socket took 16 MiB at once: the test shows nothing";
+}
+
+// A client that never reads cannot hold the write past its timeout.
+TEST_F(SmtpStreamWriteTest, AWriteTheClientNeverTakesTimesOut) {
+  const WriteOutcome out = write(std::string(16 << 20, 'x'), 200ms, -1ms);
+  EXPECT_FALSE(out.ok);
+  EXPECT_GE(out.took, 190ms);
+  EXPECT_LT(out.took, 2000ms);
 }
 
 }  // namespace
