@@ -3,7 +3,8 @@
 // capabilities in /proc/PID/status) and mail still flows; a user that does not exist and a spool
 // that user cannot write are clear start-up errors. With NOTIFY_SOCKET pointing at a datagram
 // socket of the test, systemd's notifications arrive: READY=1 once the listener accepts,
-// RELOADING=1 and READY=1 around a SIGHUP reload, STOPPING=1 on SIGTERM.
+// RELOADING=1 and READY=1 around a SIGHUP reload, STOPPING=1 on SIGTERM. The relay binary's
+// malloc is tcmalloc (mapped, and named in the ready line).
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -171,6 +172,28 @@ TEST_F(ServiceTest, NotifiesSystemd) {
   const std::string stopping = notify.next(10s);
   EXPECT_NE(stopping.find("STOPPING=1"), std::string::npos) << stopping;
   EXPECT_EQ(serve.wait(10s), 0);
+}
+
+class ServeProcessTest : public IntegrationTest {};
+
+TEST_F(ServeProcessTest, MallocIsTcmalloc) {
+  if (!RELAYGUARD_TCMALLOC) {
+    GTEST_SKIP() << "built with RELAYGUARD_TCMALLOC=OFF";
+  }
+  Sink& sink = startSink(freeLoopbackPort());
+  RelayOptions o;
+  o.smart_hosts = {"127.0.0.1:" + std::to_string(sink.port())};
+  Relay& relay = startRelay(o);
+  // Linked is not enough: the ready line reports tcmalloc only when it counts the bytes malloc
+  // has handed out (glibc's malloc: "tuned").
+  EXPECT_TRUE(relay.process().waitForLog("malloc=tcmalloc", 1s)) << relay.process().log();
+  const std::string maps = readFile("/proc/" + std::to_string(relay.process().pid()) + "/maps");
+  EXPECT_NE(maps.find("libtcmalloc_minimal.so"), std::string::npos);
+
+  const SmtpTransaction t = relay.send("app@app.test", {"user@ext.test"},
+                                       makeMessage("app@app.test", "user@ext.test", "s", "b"));
+  ASSERT_EQ(t.final.code, 250) << t.final;
+  EXPECT_TRUE(sink.waitForMessages(1, 10s));
 }
 
 }  // namespace

@@ -22,6 +22,12 @@ TEST(MallocTuning, OperatorsMallocTunablesWin) {
   ::unsetenv("GLIBC_TUNABLES");
 }
 
+// The unit tests are linked without tcmalloc (only the relayguard binary is): glibc serves them,
+// and the detection must not claim otherwise.
+TEST(MallocTuning, GlibcIsNotTakenForTcmalloc) {
+  EXPECT_FALSE(tcmallocServesMalloc());
+}
+
 // Runs on the main thread, whose heap mallinfo2().keepcost describes.
 TEST(MallocTuning, FreedBlocksUnderTheThresholdStayAndLargerOnesAreMapped) {
   ASSERT_EQ(tuneMallocForServer(), "tuned");
