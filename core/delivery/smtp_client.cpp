@@ -2,10 +2,13 @@
 // deadlines, reading bounded (multi-line) replies, the MAIL/RCPT/DATA transaction with
 // dot-stuffing, and the per-endpoint pool of idle connections.
 //
-// Deadlines: every socket operation races a steady_timer (awaitable_operators `||`); the loser is
-// cancelled and a connection whose operation timed out is never used again. Host names are
-// resolved on asio's resolver thread; because a running getaddrinfo cannot be cancelled, its
-// result arrives through a channel that the caller waits on under the connect deadline.
+// Deadlines: every wait on a connection's socket (connect, TLS handshake, a write the send buffer
+// does not take at once, a read of a reply) is bounded by the connection's watchdog
+// (net/io_watchdog.hpp), which cancels it once its deadline has passed; a connection whose
+// operation timed out is never used again. Host names are resolved on asio's resolver thread;
+// because a running getaddrinfo cannot be cancelled, its result arrives through a channel that
+// the caller waits on, raced against a timer (awaitable_operators `||`), under the connect
+// deadline.
 //
 // Pool: connections are owned by exactly one party at a time (the deliver() coroutine using it,
 // or the pool under its mutex), so a socket is never touched by two threads at once. Every idle
@@ -45,7 +48,7 @@
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
 
-#include "core/net/read_watchdog.hpp"
+#include "core/net/io_watchdog.hpp"
 #include "core/net/socket_write.hpp"
 #include "core/util/base64.hpp"
 #include "core/util/log_event.hpp"
@@ -322,12 +325,11 @@ class Connection {
     } else {
       tls_->set_verify_mode(asio::ssl::verify_none);
     }
-    auto handshake = tls_->async_handshake(asio::ssl::stream_base::client, kAsTuple);
-    const auto result = co_await withTimeout(std::move(handshake), timeout);
-    if (!result) {
+    watchdog_.watchUntil(Clock::now() + timeout);
+    const auto [error] = co_await tls_->async_handshake(asio::ssl::stream_base::client, kAsTuple);
+    if (watchdog_.done()) {
       co_return fail("TLS handshake timed out after " + formatDuration(timeout));
     }
-    const auto [error] = *result;
     if (error) {
       const long verify_result = SSL_get_verify_result(ssl);
       if (verify && verify_result != X509_V_OK) {
@@ -366,17 +368,16 @@ class Connection {
     }
     std::string last_error = "no address";
     for (const auto& target : targets) {
-      const auto remaining = deadline - Clock::now();
-      if (remaining <= Clock::duration::zero()) {
+      if (Clock::now() >= deadline) {
         co_return fail("timed out after " + formatDuration(timeout));
       }
       std::error_code ignored;
       socket_.close(ignored);
-      const auto result = co_await withTimeout(socket_.async_connect(target, kAsTuple), remaining);
-      if (!result) {
+      watchdog_.watchUntil(deadline);
+      const auto [error] = co_await socket_.async_connect(target, kAsTuple);
+      if (watchdog_.done()) {
         co_return fail("timed out after " + formatDuration(timeout));
       }
-      const auto [error] = *result;
       if (!error) {
         socket_.set_option(tcp::no_delay(true), ignored);
         socket_.non_blocking(true, ignored);  // for send()'s writes without waiting
@@ -403,13 +404,17 @@ class Connection {
       }
     }
     const auto buffer = asio::buffer(bytes.data(), bytes.size());
-    auto write = tls_ ? asio::async_write(*tls_, buffer, kAsTuple)
-                      : asio::async_write(socket_, buffer, kAsTuple);
-    const auto result = co_await withTimeout(std::move(write), timeout);
-    if (!result) {
+    watchdog_.watchUntil(Clock::now() + timeout);
+    // g++ 12 mis-compiles co_await inside a condition: one statement per write.
+    std::error_code error;
+    if (tls_) {
+      std::tie(error, std::ignore) = co_await asio::async_write(*tls_, buffer, kAsTuple);
+    } else {
+      std::tie(error, std::ignore) = co_await asio::async_write(socket_, buffer, kAsTuple);
+    }
+    if (watchdog_.done()) {
       co_return fail("timed out after " + formatDuration(timeout) + " sending");
     }
-    const auto [error, written] = *result;
     if (error) {
       co_return fail("write failed: " + error.message());
     }
@@ -593,7 +598,7 @@ class Connection {
   tcp::socket& lowest() { return tls_ ? tls_->next_layer() : socket_; }
 
   tcp::socket socket_;
-  net::ReadWatchdog watchdog_;  // bounds the waits of reads (of replies)
+  net::IoWatchdog watchdog_;  // bounds every wait on the socket (connect, handshake, I/O)
   std::optional<asio::ssl::stream<tcp::socket>> tls_;
   bool verified_ = false;
   std::string remote_;

@@ -63,7 +63,7 @@ asio::awaitable<bool> Session::implicitTls() {
   }
   std::shared_ptr<asio::ssl::context> context = settings_.tls->load();
   const auto error =
-      co_await stream_.startTls(std::move(context), timer_, settings_.limits.command_timeout);
+      co_await stream_.startTls(std::move(context), settings_.limits.command_timeout);
   if (error) {
     tlsFailed(settings_, client_ip_, *error);
     co_return false;
@@ -99,7 +99,7 @@ asio::awaitable<bool> Session::onStartTls(std::string_view arg) {
   in_pos_ = 0;
   discarding_ = false;
   const auto error =
-      co_await stream_.startTls(std::move(context), timer_, settings_.limits.command_timeout);
+      co_await stream_.startTls(std::move(context), settings_.limits.command_timeout);
   if (error) {
     tlsFailed(settings_, client_ip_, *error);
     co_return false;

@@ -2,7 +2,6 @@
 #include "core/smtp/smtp_stream.hpp"
 
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
@@ -13,7 +12,6 @@
 namespace relayguard::smtp {
 namespace {
 
-using namespace asio::experimental::awaitable_operators;
 constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadChunk = 16384;
 constexpr int kReadsAtOnce = 16;
@@ -98,10 +96,9 @@ asio::awaitable<SmtpStream::Read> SmtpStream::readSome(std::string& in,
   co_return readAvailable(in).value_or(Read::kOk);
 }
 
-asio::awaitable<bool> SmtpStream::writeAll(std::string_view data, asio::steady_timer& timer,
-                                           Clock::duration timeout) {
+asio::awaitable<bool> SmtpStream::writeAll(std::string_view data, Clock::duration timeout) {
   if (!tls_) {
-    // A reply almost always fits the send buffer: then it is written without the timer.
+    // A reply almost always fits the send buffer: then it is written without a wait.
     std::error_code ec;
     data.remove_prefix(net::writeWithoutWaiting(plain_, data, ec));
     if (ec) {
@@ -111,30 +108,16 @@ asio::awaitable<bool> SmtpStream::writeAll(std::string_view data, asio::steady_t
       co_return true;
     }
   }
-  timer.expires_after(timeout);
   const asio::const_buffer buf(data.data(), data.size());
-  if (tls_) {
-    auto result =
-        co_await (asio::async_write(*tls_, buf, kUseTuple) || timer.async_wait(kUseTuple));
-    if (result.index() == 1) {
-      co_return false;
-    }
-    const auto [ec, n] = std::get<0>(result);
-    (void)n;
-    co_return !ec;
-  }
-  auto result = co_await (asio::async_write(plain_, buf, kUseTuple) || timer.async_wait(kUseTuple));
-  if (result.index() == 1) {
-    co_return false;
-  }
-  const auto [ec, n] = std::get<0>(result);
-  (void)n;
-  co_return !ec;
+  watchdog_.watchUntil(Clock::now() + timeout);
+  const auto [ec, n] = tls_ ? co_await asio::async_write(*tls_, buf, kUseTuple)
+                            : co_await asio::async_write(plain_, buf, kUseTuple);
+  watchdog_.done();  // a timeout is an error like any other here
+  co_return !ec && n == data.size();
 }
 
 asio::awaitable<std::optional<std::string>> SmtpStream::startTls(
-    std::shared_ptr<asio::ssl::context> context, asio::steady_timer& timer,
-    Clock::duration timeout) {
+    std::shared_ptr<asio::ssl::context> context, Clock::duration timeout) {
   if (tls_) {
     co_return std::string("TLS is already active");
   }
@@ -143,13 +126,11 @@ asio::awaitable<std::optional<std::string>> SmtpStream::startTls(
   plain_.non_blocking(false, ec);  // the TLS stream drives the socket through Asio's reactor
   tls_.emplace(std::move(plain_), *context_);
   watchdog_.retarget(tls_->next_layer());
-  timer.expires_after(timeout);
-  auto result = co_await (tls_->async_handshake(asio::ssl::stream_base::server, kUseTuple) ||
-                          timer.async_wait(kUseTuple));
-  if (result.index() == 1) {
+  watchdog_.watchUntil(Clock::now() + timeout);
+  const auto [hec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, kUseTuple);
+  if (watchdog_.done()) {
     co_return std::string("handshake timed out");
   }
-  const auto [hec] = std::get<0>(result);
   if (hec) {
     co_return hec.message();
   }

@@ -8,9 +8,8 @@
 // TLS reads go through OpenSSL, which may hold decrypted bytes the socket no longer shows as
 // readable.
 //
-// A read's wait is bounded by a watchdog (net/read_watchdog.hpp) rather than by a timer raced
-// against each wait. Writes that do not fit the send buffer and the TLS handshake race the
-// caller's timer.
+// Every wait (a read, a write the send buffer does not take at once, the TLS handshake) is bounded
+// by one watchdog per connection (net/io_watchdog.hpp) rather than by a timer raced against it.
 #pragma once
 
 #include <chrono>
@@ -23,9 +22,8 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl/context.hpp>
 #include <asio/ssl/stream.hpp>
-#include <asio/steady_timer.hpp>
 
-#include "core/net/read_watchdog.hpp"
+#include "core/net/io_watchdog.hpp"
 
 namespace relayguard::smtp {
 
@@ -49,12 +47,10 @@ class SmtpStream {
   // until `deadline`.
   asio::awaitable<Read> readSome(std::string& in, Clock::time_point deadline);
   // Writes all of `data` within `timeout`; false on error or timeout.
-  asio::awaitable<bool> writeAll(std::string_view data, asio::steady_timer& timer,
-                                 Clock::duration timeout);
+  asio::awaitable<bool> writeAll(std::string_view data, Clock::duration timeout);
   // The server side of a TLS handshake within `timeout`; the socket becomes the TLS stream's.
   // The error text on failure, nullopt on success. Call at most once.
   asio::awaitable<std::optional<std::string>> startTls(std::shared_ptr<asio::ssl::context> context,
-                                                       asio::steady_timer& timer,
                                                        Clock::duration timeout);
   // Cancels pending operations (from the session's strand).
   void cancel();
@@ -69,7 +65,7 @@ class SmtpStream {
   // or how the connection ended.
   std::optional<Read> readAvailable(std::string& in);
 
-  net::ReadWatchdog watchdog_;  // bounds reads' waits
+  net::IoWatchdog watchdog_;  // bounds every wait
 };
 
 }  // namespace relayguard::smtp

@@ -7,11 +7,9 @@
 #include <fstream>
 
 #include <httplib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "tests/integration/relay_harness.hpp"
+#include "tests/support/silent_listener.hpp"
 #include "tests/support/test_certificates.hpp"
 
 namespace relayguard::test {
@@ -258,22 +256,13 @@ TEST_F(MetricsTest, OnlyGetOfTheTwoPathsIsServed) {
 }
 
 TEST_F(MetricsTest, ATakenAdminPortIsAStartUpError) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(fd, 1), 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  const std::uint16_t taken = ntohs(addr.sin_port);
+  const SilentListener holder;
+  const std::uint16_t taken = holder.port();
   RelayOptions o;
   o.extra_config = {"[admin]", "address = \"127.0.0.1:" + std::to_string(taken) + "\""};
   Relay& relay = makeRelay(o);
   const CommandResult r =
       runCommand(relayguardBinary(), {"serve", "--config", relay.configFile().string()}, 20s);
-  ::close(fd);
   EXPECT_EQ(r.exit_status, 1);
   EXPECT_NE(r.err.find("cannot listen on 127.0.0.1:" + std::to_string(taken) +
                        " ([admin]): Address already in use"),

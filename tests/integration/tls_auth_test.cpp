@@ -106,6 +106,28 @@ TEST_F(TlsAuthTest, SilentSessionsOverTlsTimeOut) {
   }
 }
 
+// A handshake is bounded by command_timeout too: a client that never sends its ClientHello,
+// after STARTTLS's 220 or on the implicit TLS port, is disconnected once it has passed.
+TEST_F(TlsAuthTest, HandshakesThatNeverStartTimeOut) {
+  RelayOptions o;
+  o.limits = {"command_timeout = \"1s\""};
+  Relay& relay = startTlsRelay(std::move(o));
+  for (const bool implicit : {false, true}) {
+    SmtpTestClient c;
+    ASSERT_TRUE(c.connect("127.0.0.1", relay.listenerPort(implicit ? 1 : 0))) << c.lastError();
+    if (!implicit) {
+      ASSERT_TRUE(c.greetAndEhlo()) << c.lastError();
+      ASSERT_EQ(c.command("STARTTLS").code, 220);
+    }
+    const auto start = Clock::now();
+    EXPECT_TRUE(c.waitForClose(5s)) << (implicit ? "smtps" : "starttls");
+    const auto waited = Clock::now() - start;
+    EXPECT_GE(waited, 800ms);
+    EXPECT_LE(waited, 4s);
+  }
+  EXPECT_TRUE(relay.process().waitForLog("handshake timed out", 1s)) << relay.process().log();
+}
+
 TEST_F(TlsAuthTest, SubmissionNeedsStartTlsThenAuthAndRecordsTheUser) {
   Relay& relay = startTlsRelay();
   SmtpTestClient c;

@@ -546,6 +546,11 @@ class ScriptedSmtpServer::Session {
     if (!start.starts_with('3')) {
       return true;
     }
+    if (policy.stall_in_data) {
+      while (server_.pause(std::chrono::milliseconds(100))) {
+      }
+      return false;
+    }
     std::string content;
     bool too_big = false;
     std::string line;

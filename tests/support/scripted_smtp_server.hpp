@@ -92,6 +92,9 @@ struct ScriptedSmtpPolicy {
   std::function<std::string(const std::string& address)> rcpt_reply;
   // Reply to the DATA command itself; anything not starting with '3' refuses the data phase.
   std::string data_reply;
+  // After a 3xx to DATA, read nothing more until the server stops: the client's message fills
+  // the socket buffers and its writes have to wait.
+  bool stall_in_data = false;
   // Reply to the end of DATA, given the transaction as received (final_reply still empty).
   std::function<std::string(const ScriptedTransaction&)> end_of_data_reply;
   std::string rset_reply;  // overrides the RSET answer

@@ -10,10 +10,8 @@
 #include <thread>
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
+#include "tests/support/silent_listener.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_certificates.hpp"
 #include "tests/support/test_slapd.hpp"
@@ -132,17 +130,8 @@ TEST_F(LdapDirectoryTest, ACertificateForAnotherNameIsUnavailable) {
 }
 
 TEST_F(LdapDirectoryTest, ASilentServerTimesOut) {
-  // A socket that accepts connections (the kernel's backlog) but never says a word.
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
-  ASSERT_EQ(::listen(fd, 16), 0);
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  const std::string port = std::to_string(ntohs(addr.sin_port));
+  const test::SilentListener silent;  // connections are taken, never answered
+  const std::string port = std::to_string(silent.port());
   for (const bool ldaps : {true, false}) {
     LdapAuthConfig c = config(ldaps);
     c.urls = {(ldaps ? "ldaps://127.0.0.1:" : "ldap://127.0.0.1:") + port};
@@ -153,7 +142,6 @@ TEST_F(LdapDirectoryTest, ASilentServerTimesOut) {
     EXPECT_EQ(a.verdict, Verdict::kUnavailable) << a.reason;
     EXPECT_LT(took, std::chrono::seconds(4)) << (ldaps ? "ldaps" : "starttls");
   }
-  ::close(fd);
 }
 
 TEST_F(LdapDirectoryTest, FailsOverToTheNextUrl) {

@@ -649,6 +649,34 @@ TEST_F(SmtpClientTest, SilenceAfterDataHitsDataTimeout) {
   EXPECT_LT(elapsed, 4s);
 }
 
+// Writing the message is bounded too: a smart host that stops reading after its 354 leaves the
+// client's writes waiting on full socket buffers, and command_timeout, which bounds each chunk of
+// the message, ends them (the writes the send buffer takes at once never wait; what follows does).
+TEST_F(SmtpClientTest, AServerThatStopsReadingHitsCommandTimeoutWhileSending) {
+  ScriptedSmtpPolicy policy;
+  policy.stall_in_data = true;
+  ScriptedSmtpServer server(policy);
+  auto settings = testSettings();
+  settings.command_timeout = 1s;
+  SmtpClient client(io_.get_executor(), settings);
+  std::string data = "Subject: big\r\n\r\n";
+  while (data.size() < (32U << 20)) {  // more than loopback's socket buffers hold
+    data += std::string(998, 'x') + "\r\n";
+  }
+  const auto message = makeMessage(data, {"a@dest.test"});
+
+  const auto started = std::chrono::steady_clock::now();
+  const auto result = deliver(client, server, message);
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+
+  ASSERT_TRUE(result.session_error.has_value());
+  EXPECT_EQ(result.session_error->code, 421) << result.session_error->oneLine();
+  EXPECT_NE(result.session_error->text.find("sending"), std::string::npos)
+      << result.session_error->text;
+  EXPECT_GE(elapsed, 900ms);
+  EXPECT_LT(elapsed, 4s);
+}
+
 TEST_F(SmtpClientTest, ServerClosingMidTransactionIsTransient) {
   ScriptedSmtpPolicy policy;
   policy.command_hook = [](const std::string& line) {

@@ -20,6 +20,7 @@
 #include "core/delivery/route_security.hpp"
 #include "core/delivery/smtp_client.hpp"
 #include "tests/support/scripted_smtp_server.hpp"
+#include "tests/support/silent_listener.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_certificates.hpp"
 
@@ -178,6 +179,34 @@ TEST_F(SmtpClientTlsTest, ASilentServerInsideTlsHitsCommandTimeout) {
   EXPECT_NE(result.session_error->text.find("timed out"), std::string::npos)
       << result.session_error->text;
   EXPECT_EQ(server.commandCount("STARTTLS"), 1U);
+  EXPECT_GE(elapsed, 900ms);
+  EXPECT_LT(elapsed, 4s);
+}
+
+// The handshake is bounded by command_timeout: a smart host that accepts the connection on its
+// implicit TLS port and never answers the ClientHello ends the attempt within it.
+TEST_F(SmtpClientTlsTest, AHandshakeWithoutAnswerTimesOut) {
+  test::SilentListener host;
+  auto s = settings();
+  s.command_timeout = 1s;
+  SmtpClient client(io_.get_executor(), s);
+  OutboundMessage m;
+  m.mail_from = Address::parseMailbox("app@origin.test").value();
+  m.recipients = {Address::parseMailbox("user@dest.test").value()};
+  m.data = data_;
+  const net::Endpoint endpoint{"127.0.0.1", host.port()};
+
+  const auto started = std::chrono::steady_clock::now();
+  auto future =
+      asio::co_spawn(asio::make_strand(io_),
+                     client.deliver(endpoint, m, RouteSecurity::fromRoute(route(RouteTls::kTls))),
+                     asio::use_future);
+  ASSERT_EQ(future.wait_for(20s), std::future_status::ready) << "the handshake was not bounded";
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  const AttemptResult result = future.get();
+  ASSERT_TRUE(result.session_error.has_value());
+  EXPECT_NE(result.session_error->text.find("TLS handshake timed out"), std::string::npos)
+      << result.session_error->text;
   EXPECT_GE(elapsed, 900ms);
   EXPECT_LT(elapsed, 4s);
 }

@@ -1,11 +1,11 @@
-// read_watchdog: see read_watchdog.hpp.
-#include "core/net/read_watchdog.hpp"
+// io_watchdog: see io_watchdog.hpp.
+#include "core/net/io_watchdog.hpp"
 
 #include <mutex>
 
 namespace relayguard::net {
 
-struct ReadWatchdog::State {
+struct IoWatchdog::State {
   explicit State(const asio::any_io_executor& executor) : timer(executor) {}
   // The timer's handler runs on the timer's executor, which need not be the strand of the
   // connection's coroutine (a pooled outbound connection serves coroutines of several strands).
@@ -18,27 +18,27 @@ struct ReadWatchdog::State {
   std::uint64_t arming = 0;  // which timer wait is the current one
 };
 
-ReadWatchdog::ReadWatchdog(const asio::any_io_executor& executor, asio::ip::tcp::socket& socket)
+IoWatchdog::IoWatchdog(const asio::any_io_executor& executor, asio::ip::tcp::socket& socket)
     : state_(std::make_shared<State>(executor)) {
   state_->socket = &socket;  // not shared yet
 }
 
-ReadWatchdog::~ReadWatchdog() {
+IoWatchdog::~IoWatchdog() {
   detach();
 }
 
-void ReadWatchdog::retarget(asio::ip::tcp::socket& socket) {
+void IoWatchdog::retarget(asio::ip::tcp::socket& socket) {
   const std::lock_guard lock(state_->mutex);
   state_->socket = &socket;
 }
 
-void ReadWatchdog::detach() {
+void IoWatchdog::detach() {
   const std::lock_guard lock(state_->mutex);
   state_->socket = nullptr;
   state_->timer.cancel();
 }
 
-void ReadWatchdog::arm(const std::shared_ptr<State>& state) {
+void IoWatchdog::arm(const std::shared_ptr<State>& state) {
   state->armed = true;
   const std::uint64_t arming = ++state->arming;
   state->timer.async_wait([state, arming](const std::error_code& ec) {
@@ -61,7 +61,7 @@ void ReadWatchdog::arm(const std::shared_ptr<State>& state) {
   });
 }
 
-void ReadWatchdog::watchUntil(Clock::time_point deadline) {
+void IoWatchdog::watchUntil(Clock::time_point deadline) {
   const std::lock_guard lock(state_->mutex);
   state_->deadline = deadline;
   state_->expired = false;
@@ -74,7 +74,7 @@ void ReadWatchdog::watchUntil(Clock::time_point deadline) {
   }
 }
 
-bool ReadWatchdog::done() {
+bool IoWatchdog::done() {
   const std::lock_guard lock(state_->mutex);
   state_->deadline = Clock::time_point::max();
   return state_->expired;
