@@ -42,7 +42,6 @@
 #include <asio/strand.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
 #include <fmt/format.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -392,31 +391,13 @@ class Connection {
   }
 
   asio::awaitable<bool> send(std::string_view bytes, Clock::duration timeout) {
-    if (!tls_) {
-      // Commands, and most message chunks, fit the send buffer: then no timer is armed.
-      std::error_code error;
-      bytes.remove_prefix(net::writeWithoutWaiting(socket_, bytes, error));
-      if (error) {
-        co_return fail("write failed: " + error.message());
-      }
-      if (bytes.empty()) {
-        co_return true;
-      }
-    }
-    const auto buffer = asio::buffer(bytes.data(), bytes.size());
-    watchdog_.watchUntil(Clock::now() + timeout);
-    // g++ 12 mis-compiles co_await inside a condition: one statement per write.
-    std::error_code error;
-    if (tls_) {
-      std::tie(error, std::ignore) = co_await asio::async_write(*tls_, buffer, kAsTuple);
-    } else {
-      std::tie(error, std::ignore) = co_await asio::async_write(socket_, buffer, kAsTuple);
-    }
-    if (watchdog_.done()) {
+    const net::WriteResult written =
+        co_await net::writeAll(socket_, tls_, watchdog_, bytes, timeout);
+    if (written.timed_out) {
       co_return fail("timed out after " + formatDuration(timeout) + " sending");
     }
-    if (error) {
-      co_return fail("write failed: " + error.message());
+    if (written.error) {
+      co_return fail("write failed: " + written.error.message());
     }
     co_return true;
   }

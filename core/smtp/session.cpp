@@ -116,7 +116,7 @@ asio::awaitable<bool> Session::flush() {
   if (out_.empty()) {
     co_return true;
   }
-  const bool written = co_await stream_.writeAll(out_, settings_.limits.command_timeout);
+  const bool written = (co_await stream_.writeAll(out_, settings_.limits.command_timeout)).ok();
   out_.clear();
   co_return written;
 }

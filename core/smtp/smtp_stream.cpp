@@ -4,7 +4,6 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
 
 #include "core/net/socket_write.hpp"
 #include "core/net/tls_context.hpp"
@@ -70,7 +69,7 @@ asio::awaitable<SmtpStream::Read> SmtpStream::readSome(std::string& in,
     const auto [ec, n] = co_await tls_->async_read_some(buf, kUseTuple);
     const bool expired = watchdog_.done();
     in.resize(old + n);
-    co_return ec&& n == 0 ? waitFailure(ec, expired) : Read::kOk;
+    co_return (ec && n == 0) ? waitFailure(ec, expired) : Read::kOk;
   }
   // Bytes already there (the rest of a message that arrives in several segments, commands sent
   // ahead) are read at once, without a wait; after kReadsAtOnce such reads the session lets the
@@ -96,24 +95,9 @@ asio::awaitable<SmtpStream::Read> SmtpStream::readSome(std::string& in,
   co_return readAvailable(in).value_or(Read::kOk);
 }
 
-asio::awaitable<bool> SmtpStream::writeAll(std::string_view data, Clock::duration timeout) {
-  if (!tls_) {
-    // A reply almost always fits the send buffer: then it is written without a wait.
-    std::error_code ec;
-    data.remove_prefix(net::writeWithoutWaiting(plain_, data, ec));
-    if (ec) {
-      co_return false;
-    }
-    if (data.empty()) {
-      co_return true;
-    }
-  }
-  const asio::const_buffer buf(data.data(), data.size());
-  watchdog_.watchUntil(Clock::now() + timeout);
-  const auto [ec, n] = tls_ ? co_await asio::async_write(*tls_, buf, kUseTuple)
-                            : co_await asio::async_write(plain_, buf, kUseTuple);
-  watchdog_.done();  // a timeout is an error like any other here
-  co_return !ec && n == data.size();
+asio::awaitable<net::WriteResult> SmtpStream::writeAll(std::string_view data,
+                                                       Clock::duration timeout) {
+  return net::writeAll(plain_, tls_, watchdog_, data, timeout);  // no coroutine frame of its own
 }
 
 asio::awaitable<std::optional<std::string>> SmtpStream::startTls(

@@ -24,6 +24,7 @@
 #include <asio/ssl/stream.hpp>
 
 #include "core/net/io_watchdog.hpp"
+#include "core/net/socket_write.hpp"
 
 namespace relayguard::smtp {
 
@@ -46,8 +47,8 @@ class SmtpStream {
   // Appends what arrives (kOk may append nothing after a spurious wake-up) to `in`, waiting
   // until `deadline`.
   asio::awaitable<Read> readSome(std::string& in, Clock::time_point deadline);
-  // Writes all of `data` within `timeout`; false on error or timeout.
-  asio::awaitable<bool> writeAll(std::string_view data, Clock::duration timeout);
+  // Writes all of `data` within `timeout` (net/socket_write.hpp).
+  asio::awaitable<net::WriteResult> writeAll(std::string_view data, Clock::duration timeout);
   // The server side of a TLS handshake within `timeout`; the socket becomes the TLS stream's.
   // The error text on failure, nullopt on success. Call at most once.
   asio::awaitable<std::optional<std::string>> startTls(std::shared_ptr<asio::ssl::context> context,

@@ -219,7 +219,7 @@ class SmtpStreamWriteTest : public SmtpStreamTest {
         io_,
         [&]() -> asio::awaitable<void> {
           const auto started = SmtpStream::Clock::now();
-          out.ok = co_await stream_->writeAll(data, timeout);
+          out.ok = (co_await stream_->writeAll(data, timeout)).ok();
           out.took = std::chrono::duration_cast<std::chrono::milliseconds>(
               SmtpStream::Clock::now() - started);
           stream_->close();
