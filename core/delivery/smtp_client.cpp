@@ -1144,14 +1144,18 @@ asio::awaitable<bool> SmtpClient::Impl::transact(Connection& connection,
   }
   mail += "\r\n";
 
-  // MAIL and the RCPTs: with PIPELINING in groups (MAIL plus up to kPipelineGroup RCPTs per
-  // write, then their replies in order), otherwise one command at a time. DATA always waits
-  // for the RCPT replies, so it is never sent when no recipient was accepted.
+  // MAIL, the RCPTs and DATA: with PIPELINING in groups (MAIL plus up to kPipelineGroup RCPTs per
+  // write, then their replies in order) and DATA at the end of the last group, as RFC 2920 3.1
+  // allows (and Postfix does): one round trip less per message. The message itself only ever
+  // follows a 354 given after the RCPT replies were read, and only when one was accepted.
+  // Without PIPELINING, one command at a time, and DATA only once a recipient was accepted.
   const auto& recipients = message.recipients;
   std::vector<smtp::Reply> replies(recipients.size());
   std::vector<bool> accepted(recipients.size(), false);
   const std::size_t group = ext.pipelining ? kPipelineGroup : 1;
   bool mail_sent = false;
+  bool data_sent = false;
+  std::size_t rcpts_sent = 0;
   std::size_t next = 0;
   std::string batch;
   std::vector<std::size_t> batch_rcpts;
@@ -1172,6 +1176,11 @@ asio::awaitable<bool> SmtpClient::Impl::transact(Connection& connection,
       }
       batch += "RCPT TO:" + recipients[i].bracketed() + "\r\n";
       batch_rcpts.push_back(i);
+    }
+    rcpts_sent += batch_rcpts.size();
+    if (ext.pipelining && next == recipients.size() && rcpts_sent > 0) {
+      batch += "DATA\r\n";  // the last command of the group (RFC 2920 3.1)
+      data_sent = true;
     }
     if (batch.empty()) {
       continue;
@@ -1216,13 +1225,30 @@ asio::awaitable<bool> SmtpClient::Impl::transact(Connection& connection,
     }
   }
 
-  if (std::none_of(accepted.begin(), accepted.end(), [](bool a) { return a; })) {
+  const bool any_accepted = std::any_of(accepted.begin(), accepted.end(), [](bool a) { return a; });
+  std::optional<ServerReply> start;
+  if (data_sent) {
+    start = co_await connection.readReply(settings.command_timeout);
+    if (start && !any_accepted && start->code == 354) {
+      // RFC 2920 3.1: a server that takes DATA with no recipient accepted gets an empty message,
+      // which it has nobody to deliver to; its reply to that is the one read below.
+      const bool ended = co_await connection.send(".\r\n", settings.command_timeout);
+      start.reset();
+      if (ended) {
+        start = co_await connection.readReply(settings.command_timeout);
+      }
+    }
+  } else if (any_accepted) {
+    start = co_await connection.command("DATA", settings.command_timeout);
+  }
+  if (!any_accepted) {
     result.recipient_replies = std::move(replies);
+    if (data_sent && !start) {
+      co_return false;  // the connection broke over the refused DATA: it is not reused
+    }
     const auto reset = co_await connection.command("RSET", settings.command_timeout);
     co_return reset && reset->code / 100 == 2;
   }
-
-  const auto start = co_await connection.command("DATA", settings.command_timeout);
   if (!start) {
     result.session_error = brokenReply(connection, "DATA");
     co_return false;
