@@ -336,17 +336,21 @@ awaitable<void> sinkSession(tcp::socket socket, SinkState& st) {
     st.connections++;
     co_await asio::async_write(socket, asio::buffer(std::string("220 sink.bench.test ESMTP\r\n")),
                                use_awaitable);
+    // Replies to pipelined commands go out together, once no complete command is left in the
+    // buffer (RFC 2920 3.2, as Postfix's smtpd does), and always before the message is awaited.
+    std::string replies;
     for (;;) {
       const std::size_t n = co_await asio::async_read_until(socket, asio::dynamic_buffer(buffer),
                                                             "\r\n", use_awaitable);
       const std::string verb = upperVerb(buffer.substr(0, n));
       buffer.erase(0, n);
-      std::string reply;
       if (verb == "EHLO") {
-        reply = "250-sink.bench.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 0\r\n250 OK\r\n";
+        replies +=
+            "250-sink.bench.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 0\r\n250 OK\r\n";
       } else if (verb == "DATA") {
-        co_await asio::async_write(socket, asio::buffer(std::string("354 go ahead\r\n")),
-                                   use_awaitable);
+        replies += "354 go ahead\r\n";
+        co_await asio::async_write(socket, asio::buffer(replies), use_awaitable);
+        replies.clear();
         std::size_t size = 0;
         if (buffer.rfind(".\r\n", 0) == 0) {
           size = 3;
@@ -367,15 +371,18 @@ awaitable<void> sinkSession(tcp::socket socket, SinkState& st) {
         st.messages++;
         st.bytes += size;
         st.last_ns = nowNs();
-        reply = "250 2.0.0 queued\r\n";
+        replies += "250 2.0.0 queued\r\n";
       } else if (verb == "QUIT") {
-        co_await asio::async_write(socket, asio::buffer(std::string("221 2.0.0 bye\r\n")),
-                                   use_awaitable);
+        replies += "221 2.0.0 bye\r\n";
+        co_await asio::async_write(socket, asio::buffer(replies), use_awaitable);
         co_return;
       } else {
-        reply = "250 2.0.0 OK\r\n";  // HELO, MAIL, RCPT, RSET, NOOP
+        replies += "250 2.0.0 OK\r\n";  // HELO, MAIL, RCPT, RSET, NOOP
       }
-      co_await asio::async_write(socket, asio::buffer(reply), use_awaitable);
+      if (buffer.find("\r\n") == std::string::npos) {
+        co_await asio::async_write(socket, asio::buffer(replies), use_awaitable);
+        replies.clear();
+      }
     }
   } catch (const std::exception&) {
     // The peer went away: nothing to count.
