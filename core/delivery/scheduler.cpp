@@ -347,6 +347,12 @@ asio::awaitable<void> Scheduler::deliver(queue::QueueId id, std::set<std::size_t
     done = message.pendingCount() == 0;
     message.next_attempt = now + config_.delivery.retryDelay(message.attempts);
     co_await record(message, done, events);
+  } catch (const queue::CorruptMessage& e) {
+    // Its bytes are not those it was stored with (a crash before the sync that would have made
+    // them durable, so the client was never told 250, or a failing disk): the spool has moved
+    // it to corrupt/ for inspection, as Postfix does; retrying cannot help.
+    log::error("message_corrupt", {{"id", id.str()}, {"error", e.what()}});
+    done = true;
   } catch (const std::exception& e) {
     // The spool could not be read or written (deleted underneath us, disk trouble): keep the
     // message as it was and try again later.

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "core/util/durable_file.hpp"
 
@@ -27,8 +28,20 @@ std::vector<std::string> idsWithSuffix(const std::filesystem::path& dir, std::st
   return out;
 }
 
-// Far more than the record of a message with the most recipients a session accepts.
+// Far more than the record of a message with the most recipients a session accepts (and the
+// padding place() adds, under kSizeStep).
 constexpr std::size_t kMaxRecordLine = 16 * 1024 * 1024;
+
+// The CRC-32 (zlib's) of prefix followed by message.
+std::uint64_t crcOf(std::string_view prefix, const PagedBytes& message) {
+  uLong crc = crc32_z(0L, Z_NULL, 0);
+  crc = crc32_z(crc, reinterpret_cast<const Bytef*>(prefix.data()), prefix.size());
+  message.forEachWindow(message.data, [&crc](std::string_view window) {
+    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(window.data()), window.size());
+    return true;
+  });
+  return crc;
+}
 
 // Whether a message file predates the one-file layout: then ID.msg held only the bytes to send
 // (always starting with a header field) and ID.env the record.
@@ -67,20 +80,45 @@ void Spool::commit(const QueuedMessage& record, const PagedBytes& message,
   commitFiles(tmp_, queue_, {{record.id.str() + ".msg", {head, prefix, message}}}, &queue_sync_);
 }
 
-void Spool::place(const QueuedMessage& record, const PagedBytes& message, std::string_view prefix) {
-  const std::string head = record.toJson().dump() + "\n";
-  std::string reuse;
-  {
-    std::lock_guard lock(free_mutex_);
-    if (!free_.empty()) {
-      reuse = std::move(free_.back());
-      free_.pop_back();
+std::optional<Spool::FreeFile> Spool::takeFree(std::uint64_t size, bool& fits) {
+  std::lock_guard lock(free_mutex_);
+  fits = false;
+  if (free_.empty()) {
+    return std::nullopt;
+  }
+  // The most recently freed first (its pages are likeliest still cached).
+  auto pick = free_.end() - 1;
+  for (auto it = free_.rbegin(); it != free_.rend(); ++it) {
+    if (it->size >= size && it->size - size < kSizeStep) {
+      pick = std::next(it).base();
+      fits = true;
+      break;
     }
   }
-  if (!reuse.empty()) {
+  FreeFile out = std::move(*pick);
+  free_.erase(pick);
+  return out;
+}
+
+void Spool::place(const QueuedMessage& record, const PagedBytes& message, std::string_view prefix) {
+  nlohmann::json line = record.toJson();
+  const std::uint64_t bytes = prefix.size() + message.data.size();
+  if (bytes <= kMapAbove) {
+    line["crc"] = crcOf(prefix, message);
+  }
+  std::string head = line.dump();  // dump() never writes a newline
+  const std::uint64_t size = head.size() + 1 + bytes;
+  bool fits = false;
+  const std::optional<FreeFile> reuse = bytes <= kMapAbove ? takeFree(size, fits) : std::nullopt;
+  // Padded to the free file it fills, or up to the next step for the next message to fill.
+  const std::uint64_t padded = fits ? reuse->size : (size + kSizeStep - 1) / kSizeStep * kSizeStep;
+  head.append(padded - size, ' ');
+  head += '\n';
+  if (reuse) {
     const PagedBytes pieces[] = {PagedBytes(head), PagedBytes(prefix), message};
     try {
-      placeOverwriting(free_dir_ / reuse, messagePath(record.id), pieces);
+      placeOverwriting(free_dir_ / reuse->name, messagePath(record.id), pieces,
+                       fits ? Flush::kWithDirectory : Flush::kNow);
       return;
     } catch (const IoError&) {
       // That file is gone (it was not one to write over, or the disk failed): a new file
@@ -112,11 +150,12 @@ void Spool::retire(const QueuedMessage& record) {
     return;
   }
   ::unlink(recordPath(record.id).c_str());
+  struct stat st {};
   bool kept = false;
-  {
+  if (::lstat(spare.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
     std::lock_guard lock(free_mutex_);
     if (free_.size() < kMaxFree) {
-      free_.push_back(record.id.str());
+      free_.push_back({record.id.str(), static_cast<std::uint64_t>(st.st_size)});
       kept = true;
     }
   }
@@ -132,6 +171,12 @@ bool Spool::exists(const QueueId& id) const {
 
 std::string Spool::readMessage(const QueueId& id) const {
   return readFile(messagePath(id), ReadFrom::kAfterFirstLine);
+}
+
+void Spool::moveToCorrupt(const std::string& name) const {
+  std::error_code ec;
+  std::filesystem::rename(queue_ / (name + ".msg"), corrupt_ / (name + ".msg"), ec);
+  std::filesystem::rename(queue_ / (name + ".env"), corrupt_ / (name + ".env"), ec);
 }
 
 Spool::StoredMessage Spool::loadMessage(const QueueId& id) const {
@@ -150,6 +195,15 @@ Spool::StoredMessage Spool::loadMessage(const QueueId& id) const {
     throw std::runtime_error(path.string() + ": no record line");
   }
   out.offset_ = newline + 1;
+  const auto line = nlohmann::json::parse(all.substr(0, newline), nullptr, false);
+  const auto crc = line.is_object() ? line.find("crc") : line.end();
+  if (crc != line.end() && crc->is_number_unsigned() &&
+      crc->get<std::uint64_t>() != crcOf({}, out.paged())) {
+    moveToCorrupt(id.str());
+    throw CorruptMessage(path.string() +
+                         ": the bytes do not match the record's checksum; moved to " +
+                         (corrupt_ / path.filename()).string());
+  }
   return out;
 }
 
@@ -194,7 +248,7 @@ std::vector<QueuedMessage> Spool::recover() {
       const bool usable = ::lstat(entry.path().c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
                           st.st_nlink == 1 && free_.size() < kMaxFree;
       if (usable) {
-        free_.push_back(entry.path().filename().string());
+        free_.push_back({entry.path().filename().string(), static_cast<std::uint64_t>(st.st_size)});
       } else {
         std::filesystem::remove(entry.path(), ec);
       }
@@ -214,7 +268,13 @@ std::vector<QueuedMessage> Spool::recover() {
     bool ok = false;
     if (id) {
       try {
-        if (auto m = read(*id)) {
+        auto m = read(*id);
+        if (m && m->id != *id) {
+          // A free file's old record under a new name: the crash came before the sync that
+          // would have made its new bytes durable, so the message was never acknowledged.
+          throw std::runtime_error("queue file of another message");
+        }
+        if (m) {
           // Only a message with an ID.env can be in the two-file layout.
           if (has_record && legacyLayout(messagePath(*id))) {
             commit(*m, readFile(messagePath(*id)));  // rewritten in place, with its record line
@@ -227,10 +287,7 @@ std::vector<QueuedMessage> Spool::recover() {
       }
     }
     if (!ok) {
-      std::filesystem::rename(queue_ / (name + ".msg"), corrupt_ / (name + ".msg"), ec);
-      if (has_record) {
-        std::filesystem::rename(queue_ / (name + ".env"), corrupt_ / (name + ".env"), ec);
-      }
+      moveToCorrupt(name);
     }
   }
   return out;

@@ -12,32 +12,36 @@
 // shared by every commit running at the same time (group commit). Only after commit() returns
 // may the SMTP session answer 250, so a crash at any moment either loses nothing that was
 // acknowledged or leaves a leftover in tmp/ (or a rewritten file in free/) that recover()
-// removes (or takes up for reuse). One file means one fdatasync per message. place() and
-// syncQueue() are commit() in two halves, for the SMTP acceptor, which makes the rename and its
-// audit line durable in one sync shared by concurrent sessions (see message_acceptor.hpp).
+// removes (or takes up for reuse). One file means at most one fdatasync per message. place()
+// and syncQueue() are commit() in two halves, for the SMTP acceptor, which makes the rename and
+// its audit line durable in one sync shared by concurrent sessions (see message_acceptor.hpp);
+// when place() fills a recycled file exactly, that shared sync makes its bytes durable too, and
+// the message costs no fdatasync of its own (see place()).
 //
 // ID.msg is never rewritten. A change of delivery state (a deferral) writes ID.env by rename,
 // which then overrides the record in ID.msg. Removal unlinks ID.msg first, so a crash in between
 // leaves an ID.env without its message, which recover() deletes.
 //
 // Files are recycled, as databases recycle their log segments: a delivered message's file is
-// renamed into free/ (retire()), and place() writes the next message over it in place, cut to
-// length, then renames it into queue/. That saves creating and deleting an inode per message,
-// and the data blocks it has are written over rather than freed and allocated again. On ext4
-// without a journal, allocating an inode also skips every inode freed in the last seconds, one
-// buffer lookup each, which at a thousand messages a second cost 15% of the relay's CPU
-// (bench/README.md). A file in free/ still holds the delivered message until it is reused;
-// remove() (operators, refused commits) unlinks instead. Only place() writes over a free file,
-// after checking that it is a regular file with a single name; recover() takes up what free/
+// renamed into free/ (retire()), and place() writes the next message over it in place (filling
+// it, or cut or grown to the next kSizeStep), then renames it into queue/. That saves creating and
+// deleting an inode per message, and the data blocks it has are written over rather than freed and
+// allocated again. On ext4 without a journal, allocating an inode also skips every inode freed in
+// the last seconds, one buffer lookup each, which at a thousand messages a second cost 15% of the
+// relay's CPU (bench/README.md). A file in free/ still holds the delivered message until it is
+// reused; remove() (operators, refused commits) unlinks instead. Only place() writes over a free
+// file, after checking that it is a regular file with a single name; recover() takes up what free/
 // holds after a restart. A reader that opened ID.msg before its message was retired (the queue
 // CLI) may see the next message's bytes; the relay itself reads a file only while it is queued.
 //
 // Thread-safe: every operation works on distinct files named by a unique queue id.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +51,12 @@
 #include "core/util/mapped_file.hpp"
 
 namespace relayguard::queue {
+
+// A queue file whose bytes are not those its record line was written with (loadMessage()).
+class CorruptMessage : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 class Spool {
  public:
@@ -61,8 +71,17 @@ class Spool {
   // Throws IoError (diskFull() for ENOSPC) and leaves nothing behind on failure.
   void commit(const QueuedMessage& record, const PagedBytes& message, std::string_view prefix = {});
   // commit() without the fsync of queue/: ID.msg is on disk under its final name, but a crash
-  // may still lose the name until syncQueue() has returned. Nothing may acknowledge the message
-  // in between, and a failed syncQueue() means remove(). Throws as commit().
+  // may still lose it until syncQueue() has returned. Nothing may acknowledge the message in
+  // between, and a failed syncQueue() means remove(). Throws as commit().
+  //
+  // The file is one of free/ when there is one, and its size is kept in steps (the record line
+  // padded with spaces, which JSON ignores), so that the next message of about the same size
+  // fills an old file exactly. Then nothing but data changes, and the data is only written back
+  // (durable_file.hpp, Flush::kWithDirectory): syncQueue()'s cache flush makes it durable with
+  // the name, one flush for every message placed meanwhile. A crash before that flush can leave
+  // ID.msg holding a delivered message's bytes or a mix: the record line carries the CRC-32 of
+  // the bytes after it ("crc"), which loadMessage() checks, and recover() checks the record's id
+  // against the name.
   void place(const QueuedMessage& record, const PagedBytes& message, std::string_view prefix = {});
   // fsyncs queue/: every place() that returned before the call is then durable.
   void syncQueue() const;
@@ -75,6 +94,8 @@ class Spool {
   // and the message is small enough, else it is unlinked.
   void retire(const QueuedMessage& record);
   static constexpr std::size_t kMaxFree = 256;
+  // place() keeps queue files at multiples of this size, padding the record line.
+  static constexpr std::uint64_t kSizeStep = 1024;
   bool exists(const QueueId& id) const;
   std::string readMessage(const QueueId& id) const;
   // The same bytes for delivery: read into memory when the file is small, mapped when it is
@@ -98,6 +119,8 @@ class Spool {
     MappedFile file_;
     std::size_t offset_ = 0;
   };
+  // Throws CorruptMessage (after moving the files to corrupt/) when the bytes do not match the
+  // checksum in the record line: see place().
   StoredMessage loadMessage(const QueueId& id) const;
   // nullopt if absent; throws std::runtime_error if malformed.
   std::optional<QueuedMessage> read(const QueueId& id) const;
@@ -119,8 +142,16 @@ class Spool {
   std::filesystem::path corrupt_;
   std::filesystem::path free_dir_;
   GroupSync queue_sync_;  // the fsync of queue/ after renames, shared by concurrent commits
+  struct FreeFile {
+    std::string name;  // in free/
+    std::uint64_t size = 0;
+  };
+  // place()'s choice among the free files for a file of `size` bytes: one it fills exactly
+  // after padding (fits), else any other (written over and cut or grown), else none.
+  std::optional<FreeFile> takeFree(std::uint64_t size, bool& fits);
+  void moveToCorrupt(const std::string& name) const;
   std::mutex free_mutex_;
-  std::vector<std::string> free_;  // names in free/ that no one is writing over
+  std::vector<FreeFile> free_;  // files in free/ that no one is writing over
 };
 
 }  // namespace relayguard::queue

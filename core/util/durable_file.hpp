@@ -76,8 +76,18 @@ void commitFiles(const std::filesystem::path& tmp_dir, const std::filesystem::pa
 // `path` but a regular file with one link (a symbolic link, a second name of another file) is
 // refused with IoError (ELOOP, EMLINK, EINVAL). On failure the name `path` is removed. Like
 // placeFiles, target's directory is left to the caller to fsync.
+//
+// Flush::kWithDirectory is for pieces that fill the file exactly (else IoError EINVAL): the
+// write then changes no metadata (size, blocks), so instead of an fdatasync the data is only
+// written back to the device (sync_file_range), without a cache flush of its own. The fsync of
+// target's directory that the caller owes anyway ends with a cache flush of the whole device,
+// which makes the bytes durable together with the name, and with those of every file placed
+// before it: one flush per group of messages instead of one per message. A crash before that
+// flush can leave `target` naming the file's old bytes, or a mix of old and new: the caller
+// must tell them apart (a checksum), and must not acknowledge anything before the flush.
+enum class Flush { kNow, kWithDirectory };
 void placeOverwriting(const std::filesystem::path& path, const std::filesystem::path& target,
-                      std::span<const PagedBytes> pieces);
+                      std::span<const PagedBytes> pieces, Flush flush = Flush::kNow);
 // commitFiles without its last step: the files are written, fsynced and renamed into dir, but
 // dir is not fsynced, so a crash may still lose their names. For a caller that makes them
 // durable together with something else in one shared sync: it fsyncs dir before anything is

@@ -12,8 +12,11 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <zlib.h>
 
 #include "core/delivery/scheduler.hpp"
+#include "core/util/durable_file.hpp"
 #include "tests/integration/relay_harness.hpp"
 #include "tests/support/scripted_smtp_server.hpp"
 
@@ -184,8 +187,8 @@ TEST_F(DeliveryTest, RecycledQueueFilesSurviveKill9WithExactlyTheNewMessages) {
 // A message's first attempt sends the bytes the acceptor handed over with it, which the
 // scheduler keeps for all queued messages together within Scheduler::kMaxHeldBytes; past that, a
 // message is read back from its queue file. Made visible by changing the queue files on disk
-// while the only delivery slot is held: the messages that arrive changed are those read back,
-// and they are exactly the ones queued after the budget was full.
+// (and their checksums) while the only delivery slot is held: the messages that arrive changed
+// are those read back, and they are exactly the ones queued after the budget was full.
 TEST_F(DeliveryTest, BytesKeptForFirstAttemptsStayWithinTheirBudget) {
   auto release = std::make_shared<std::promise<void>>();
   std::shared_future<void> released = release->get_future().share();
@@ -231,13 +234,19 @@ TEST_F(DeliveryTest, BytesKeptForFirstAttemptsStayWithinTheirBudget) {
     if (entry.path().extension() != ".msg") {
       continue;
     }
-    std::fstream file(entry.path(), std::ios::in | std::ios::out | std::ios::binary);
-    std::string content((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-    const auto at = content.find("ORIGINAL-");
+    std::string content = readFile(entry.path());
+    const auto newline = content.find('\n');
+    std::string bytes = content.substr(newline + 1);
+    const auto at = bytes.find("ORIGINAL-");
     ASSERT_NE(at, std::string::npos) << entry.path();
-    stored = content.size() - content.find('\n') - 1;
-    file.seekp(static_cast<std::streamoff>(at));
-    file.write("REPLACED", 8);
+    stored = bytes.size();
+    bytes.replace(at, 8, "REPLACED");
+    // With the record line's checksum to match, or the relay would drop the file as torn.
+    auto record = nlohmann::json::parse(content.substr(0, newline));
+    record["crc"] =
+        crc32(0, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size()));
+    std::ofstream(entry.path(), std::ios::binary | std::ios::trunc) << record.dump() << '\n'
+                                                                    << bytes;
     ++changed;
   }
   ASSERT_EQ(changed, kMessages);

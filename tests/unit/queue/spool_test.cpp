@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -12,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include "core/util/durable_file.hpp"
 #include "core/util/time_format.hpp"
@@ -80,6 +82,29 @@ void expectSameRecord(const QueuedMessage& a, const QueuedMessage& b) {
   }
 }
 
+// What place() writes: the record line (the record, the CRC-32 of the bytes after it, spaces up
+// to a multiple of kSizeStep), then the bytes; read back by every reader as they were given.
+void expectStoredAs(const Spool& spool, const QueuedMessage& record, const std::string& bytes) {
+  const std::string file = readFile(spool.messagePath(record.id));
+  EXPECT_EQ(file.size() % Spool::kSizeStep, 0U) << file.size();
+  const auto newline = file.find('\n');
+  ASSERT_NE(newline, std::string::npos);
+  EXPECT_EQ(file.substr(newline + 1), bytes);
+  const auto line = nlohmann::json::parse(file.substr(0, newline));
+  EXPECT_EQ(
+      line.at("crc").get<std::uint64_t>(),
+      crc32(0, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
+  EXPECT_EQ(spool.readMessage(record.id), bytes);
+  EXPECT_EQ(spool.loadMessage(record.id).data(), bytes);
+  const auto back = spool.read(record.id);
+  ASSERT_TRUE(back.has_value());
+  expectSameRecord(*back, record);
+}
+
+std::uintmax_t sizeOf(const fs::path& path) {
+  return fs::file_size(path);
+}
+
 TEST(Spool, CreatesPrivateFolders) {
   test::TempDir dir;
   const Spool spool(dir.path() / "spool");
@@ -130,8 +155,7 @@ TEST(Spool, PlaceThenSyncQueueStoresWhatCommitStores) {
   spool.place(record, "body\r\n", "X-Added: 1\r\n");
   EXPECT_EQ(names(dir.path() / "queue"), (std::vector<std::string>{record.id.str() + ".msg"}));
   EXPECT_TRUE(names(dir.path() / "tmp").empty());
-  EXPECT_EQ(readFile(spool.messagePath(record.id)),
-            record.toJson().dump() + "\nX-Added: 1\r\nbody\r\n");
+  expectStoredAs(spool, record, "X-Added: 1\r\nbody\r\n");
   spool.syncQueue();
   const auto recovered = Spool(dir.path()).recover();
   ASSERT_EQ(recovered.size(), 1U);
@@ -241,40 +265,136 @@ ino_t inodeOf(const fs::path& path) {
 }
 
 // A delivered message's file goes to free/ and the next message is written over it: the same
-// inode, exactly the new bytes whether they are shorter or longer, nothing in tmp/.
+// inode, the new bytes whether they are shorter or longer, nothing in tmp/. A message that fills
+// the free file after padding leaves its size as it was (the write changes no metadata and is
+// flushed by syncQueue()); a much shorter one cuts it, a longer one grows it, to the next step.
 TEST(Spool, RetiredFilesAreWrittenOverByTheNextMessages) {
   test::TempDir dir;
   Spool spool(dir.path());
   auto first = makeRecord();
   first.attempts = 1;
-  spool.commit(first, std::string(6000, 'a'));
+  spool.place(first, std::string(6000, 'a'));
   spool.update(first);  // a deferral's record goes with it
   const ino_t inode = inodeOf(spool.messagePath(first.id));
+  const auto size = sizeOf(spool.messagePath(first.id));
   spool.retire(first);
   EXPECT_FALSE(spool.exists(first.id));
   EXPECT_TRUE(names(dir.path() / "queue").empty());
   EXPECT_EQ(names(dir.path() / "free"), std::vector<std::string>{first.id.str()});
 
-  const auto shorter = makeRecord();
-  spool.place(shorter, "short\r\n", "X-Added: 1\r\n");
-  EXPECT_EQ(inodeOf(spool.messagePath(shorter.id)), inode);
-  EXPECT_EQ(readFile(spool.messagePath(shorter.id)),
-            shorter.toJson().dump() + "\nX-Added: 1\r\nshort\r\n");
+  const auto same_size = makeRecord();
+  const std::string filling(6000 - 12 - 50, 'c');  // 50 bytes less, with its prefix
+  spool.place(same_size, filling, "X-Added: 1\r\n");
+  EXPECT_EQ(inodeOf(spool.messagePath(same_size.id)), inode);
+  EXPECT_EQ(sizeOf(spool.messagePath(same_size.id)), size);
+  expectStoredAs(spool, same_size, "X-Added: 1\r\n" + filling);
   EXPECT_TRUE(names(dir.path() / "free").empty());
   EXPECT_TRUE(names(dir.path() / "tmp").empty());
   spool.syncQueue();
+
+  spool.retire(same_size);
+  const auto shorter = makeRecord();
+  spool.place(shorter, "short\r\n", "X-Added: 1\r\n");
+  EXPECT_EQ(inodeOf(spool.messagePath(shorter.id)), inode);
+  EXPECT_LT(sizeOf(spool.messagePath(shorter.id)), size);
+  expectStoredAs(spool, shorter, "X-Added: 1\r\nshort\r\n");
 
   spool.retire(shorter);
   const auto longer = makeRecord();
   const std::string body(9000, 'b');
   spool.place(longer, body);
   EXPECT_EQ(inodeOf(spool.messagePath(longer.id)), inode);
-  EXPECT_EQ(spool.readMessage(longer.id), body);
+  expectStoredAs(spool, longer, body);
   // With no free file left, a new one is made.
   const auto another = makeRecord();
   spool.place(another, "new\r\n");
   EXPECT_NE(inodeOf(spool.messagePath(another.id)), inode);
-  EXPECT_EQ(spool.readMessage(another.id), "new\r\n");
+  expectStoredAs(spool, another, "new\r\n");
+}
+
+// Of the free files, place() writes over one the message fills after padding, when there is one,
+// rather than the most recently freed.
+TEST(Spool, PlaceChoosesAFreeFileTheMessageFills) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  const auto big = makeRecord();
+  spool.place(big, std::string(20000, 'b'));
+  const ino_t big_inode = inodeOf(spool.messagePath(big.id));
+  const auto small = makeRecord();
+  spool.place(small, std::string(3000, 's'));
+  const ino_t small_inode = inodeOf(spool.messagePath(small.id));
+  const auto small_size = sizeOf(spool.messagePath(small.id));
+  spool.retire(small);
+  spool.retire(big);  // the most recently freed
+
+  const auto next = makeRecord();
+  spool.place(next, std::string(2900, 'n'));
+  EXPECT_EQ(inodeOf(spool.messagePath(next.id)), small_inode);
+  EXPECT_EQ(sizeOf(spool.messagePath(next.id)), small_size);
+  expectStoredAs(spool, next, std::string(2900, 'n'));
+  const auto after = makeRecord();
+  spool.place(after, std::string(19900, 'a'));
+  EXPECT_EQ(inodeOf(spool.messagePath(after.id)), big_inode);
+  expectStoredAs(spool, after, std::string(19900, 'a'));
+}
+
+// A crash before syncQueue()'s flush can leave a queue file with some of its new bytes and some
+// of the delivered message's it was written over. loadMessage() finds out from the CRC-32, moves
+// the files to corrupt/ and throws CorruptMessage (the delivery then drops the message, which
+// was never acknowledged).
+TEST(Spool, LoadMessageRefusesBytesThatDoNotMatchTheirChecksum) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  auto record = makeRecord();
+  spool.place(record, "Subject: x\r\n\r\nthe new message\r\n");
+  spool.syncQueue();
+  record.attempts = 1;
+  spool.update(record);
+  {
+    const auto path = spool.messagePath(record.id);
+    std::string file = readFile(path);
+    const auto at = file.find("new message");
+    ASSERT_NE(at, std::string::npos);
+    file.replace(at, 3, "old");
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << file;
+  }
+  EXPECT_THROW(spool.loadMessage(record.id), CorruptMessage);
+  EXPECT_TRUE(names(dir.path() / "queue").empty());
+  EXPECT_EQ(names(dir.path() / "corrupt"),
+            (std::vector<std::string>{record.id.str() + ".env", record.id.str() + ".msg"}));
+}
+
+// A file without a "crc" (commit(), bounces and releases, or written before it existed) is read
+// as it is.
+TEST(Spool, LoadMessageReadsAFileWithoutChecksum) {
+  test::TempDir dir;
+  Spool spool(dir.path());
+  const auto record = makeRecord();
+  spool.commit(record, "Subject: x\r\n\r\nbody\r\n");
+  EXPECT_EQ(spool.loadMessage(record.id).data(), "Subject: x\r\n\r\nbody\r\n");
+}
+
+// Or the crash can leave a new name on a free file none of whose new bytes reached the disk: the
+// record line is the delivered message's. recover() moves it to corrupt/ instead of queueing the
+// old message again under the new name.
+TEST(Spool, RecoverMovesAFileWithAnotherMessagesRecordToCorrupt) {
+  test::TempDir dir;
+  const auto delivered = makeRecord();
+  const auto kept = makeRecord();
+  const auto lost = makeRecord();
+  {
+    Spool spool(dir.path());
+    spool.place(delivered, "delivered\r\n");
+    spool.place(kept, "kept\r\n");
+    spool.syncQueue();
+    fs::copy_file(spool.messagePath(delivered.id), spool.messagePath(lost.id));
+    spool.retire(delivered);
+  }
+  Spool spool(dir.path());
+  const auto recovered = spool.recover();
+  ASSERT_EQ(recovered.size(), 1U);
+  EXPECT_EQ(recovered.front().id, kept.id);
+  EXPECT_EQ(names(dir.path() / "corrupt"), std::vector<std::string>{lost.id.str() + ".msg"});
 }
 
 // free/ holds at most kMaxFree files, and none of a message past kMapAbove; the others are

@@ -92,6 +92,39 @@ TEST(DurableFile, CommitsSeveralFilesOrNone) {
   }
 }
 
+// placeOverwriting() writes over the file in place (the same inode) and renames it; with
+// Flush::kWithDirectory only pieces that fill the file exactly are taken (the write must change
+// no metadata, or the directory's flush would not make it durable): anything else is refused,
+// and the name given up, before a byte is written.
+TEST(DurableFile, OverwritingInPlaceWithTheDirectorysFlushNeedsTheFilesSize) {
+  TempDir dir;
+  const auto spare = dir.path() / "spare";
+  const auto target = dir.path() / "target";
+  dir.write("spare", "0123456789");
+  ASSERT_EQ(fs::hard_link_count(spare), 1U);  // one name, as placeOverwriting() requires
+  const PagedBytes same[] = {PagedBytes("abcde"), PagedBytes("fghij")};
+  placeOverwriting(spare, target, same, Flush::kWithDirectory);
+  EXPECT_EQ(readFile(target), "abcdefghij");
+  EXPECT_FALSE(fs::exists(spare));
+
+  fs::rename(target, spare);
+  const PagedBytes longer[] = {PagedBytes("abcdefghijk")};
+  EXPECT_EQ(errorOf([&] { placeOverwriting(spare, target, longer, Flush::kWithDirectory); }),
+            EINVAL);
+  EXPECT_FALSE(fs::exists(spare));
+  EXPECT_FALSE(fs::exists(target));
+
+  dir.write("spare", "0123456789");
+  const PagedBytes shorter[] = {PagedBytes("abc")};
+  EXPECT_EQ(errorOf([&] { placeOverwriting(spare, target, shorter, Flush::kWithDirectory); }),
+            EINVAL);
+  EXPECT_FALSE(fs::exists(target));
+  // Flush::kNow cuts (or grows) the file to what it is given.
+  dir.write("spare", "0123456789");
+  placeOverwriting(spare, target, shorter);
+  EXPECT_EQ(readFile(target), "abc");
+}
+
 TEST(DurableFile, ReadErrorsNameTheFile) {
   TempDir dir;
   try {
