@@ -74,14 +74,14 @@ class Spool {
   // may still lose it until syncQueue() has returned. Nothing may acknowledge the message in
   // between, and a failed syncQueue() means remove(). Throws as commit().
   //
-  // The file is one of free/ when there is one, and its size is kept in steps (the record line
-  // padded with spaces, which JSON ignores), so that the next message of about the same size
-  // fills an old file exactly. Then nothing but data changes, and the data is only written back
-  // (durable_file.hpp, Flush::kWithDirectory): syncQueue()'s cache flush makes it durable with
-  // the name, one flush for every message placed meanwhile. A crash before that flush can leave
-  // ID.msg holding a delivered message's bytes or a mix: the record line carries the CRC-32 of
-  // the bytes after it ("crc"), which loadMessage() checks, and recover() checks the record's id
-  // against the name.
+  // The file is one of free/ when there is one (for bytes up to kMapAbove), and its size is kept
+  // in steps (the record line padded with spaces, which JSON ignores), so that the next message
+  // of about the same size fills an old file exactly. Then nothing but data changes, and the data
+  // is only written back (durable_file.hpp, Flush::kWithDirectory): syncQueue()'s cache flush makes
+  // it durable with the name, one flush for every message placed meanwhile. A crash before that
+  // flush can leave ID.msg holding a delivered message's bytes or a mix: the record line carries
+  // the CRC-32 of the bytes after it ("crc"), which loadMessage() checks, and recover() checks the
+  // record's id against the name.
   void place(const QueuedMessage& record, const PagedBytes& message, std::string_view prefix = {});
   // fsyncs queue/: every place() that returned before the call is then durable.
   void syncQueue() const;
