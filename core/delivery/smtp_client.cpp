@@ -1155,7 +1155,7 @@ asio::awaitable<bool> SmtpClient::Impl::transact(Connection& connection,
   const std::size_t group = ext.pipelining ? kPipelineGroup : 1;
   bool mail_sent = false;
   bool data_sent = false;
-  std::size_t rcpts_sent = 0;
+  bool rcpt_sent = false;
   std::size_t next = 0;
   std::string batch;
   std::vector<std::size_t> batch_rcpts;
@@ -1177,8 +1177,8 @@ asio::awaitable<bool> SmtpClient::Impl::transact(Connection& connection,
       batch += "RCPT TO:" + recipients[i].bracketed() + "\r\n";
       batch_rcpts.push_back(i);
     }
-    rcpts_sent += batch_rcpts.size();
-    if (ext.pipelining && next == recipients.size() && rcpts_sent > 0) {
+    rcpt_sent = rcpt_sent || !batch_rcpts.empty();
+    if (ext.pipelining && next == recipients.size() && rcpt_sent) {
       batch += "DATA\r\n";  // the last command of the group (RFC 2920 3.1)
       data_sent = true;
     }
@@ -1231,7 +1231,8 @@ asio::awaitable<bool> SmtpClient::Impl::transact(Connection& connection,
     start = co_await connection.readReply(settings.command_timeout);
     if (start && !any_accepted && start->code == 354) {
       // RFC 2920 3.1: a server that takes DATA with no recipient accepted gets an empty message,
-      // which it has nobody to deliver to; its reply to that is the one read below.
+      // which it has nobody to deliver to; its reply to that ends the data phase, and RSET
+      // follows as for any transaction without recipients.
       const bool ended = co_await connection.send(".\r\n", settings.command_timeout);
       start.reset();
       if (ended) {
