@@ -80,22 +80,18 @@ void Spool::commit(const QueuedMessage& record, const PagedBytes& message,
   commitFiles(tmp_, queue_, {{record.id.str() + ".msg", {head, prefix, message}}}, &queue_sync_);
 }
 
-std::optional<Spool::FreeFile> Spool::takeFree(std::uint64_t size, bool& fits) {
+std::optional<Spool::Taken> Spool::takeFree(std::uint64_t size) {
   std::lock_guard lock(free_mutex_);
-  fits = false;
   if (free_.empty()) {
     return std::nullopt;
   }
   // The most recently freed first (its pages are likeliest still cached).
-  auto pick = free_.end() - 1;
-  for (auto it = free_.rbegin(); it != free_.rend(); ++it) {
-    if (it->size >= size && it->size - size < kSizeStep) {
-      pick = std::next(it).base();
-      fits = true;
-      break;
-    }
-  }
-  FreeFile out = std::move(*pick);
+  const auto fitting = std::find_if(free_.rbegin(), free_.rend(), [size](const FreeFile& f) {
+    return f.size >= size && f.size - size < kSizeStep;
+  });
+  const bool fits = fitting != free_.rend();
+  const auto pick = fits ? std::next(fitting).base() : free_.end() - 1;
+  Taken out{std::move(*pick), fits};
   free_.erase(pick);
   return out;
 }
@@ -103,21 +99,23 @@ std::optional<Spool::FreeFile> Spool::takeFree(std::uint64_t size, bool& fits) {
 void Spool::place(const QueuedMessage& record, const PagedBytes& message, std::string_view prefix) {
   nlohmann::json line = record.toJson();
   const std::uint64_t bytes = prefix.size() + message.data.size();
-  if (bytes <= kMapAbove) {
+  const bool recyclable = bytes <= kMapAbove;  // what retire() keeps in free/
+  if (recyclable) {
     line["crc"] = crcOf(prefix, message);
   }
   std::string head = line.dump();  // dump() never writes a newline
   const std::uint64_t size = head.size() + 1 + bytes;
-  bool fits = false;
-  const std::optional<FreeFile> reuse = bytes <= kMapAbove ? takeFree(size, fits) : std::nullopt;
+  const std::optional<Taken> reuse = recyclable ? takeFree(size) : std::nullopt;
+  const bool fits = reuse && reuse->fits;
   // Padded to the free file it fills, or up to the next step for the next message to fill.
-  const std::uint64_t padded = fits ? reuse->size : (size + kSizeStep - 1) / kSizeStep * kSizeStep;
+  const std::uint64_t padded =
+      fits ? reuse->file.size : (size + kSizeStep - 1) / kSizeStep * kSizeStep;
   head.append(padded - size, ' ');
   head += '\n';
   if (reuse) {
     const PagedBytes pieces[] = {PagedBytes(head), PagedBytes(prefix), message};
     try {
-      placeOverwriting(free_dir_ / reuse->name, messagePath(record.id), pieces,
+      placeOverwriting(free_dir_ / reuse->file.name, messagePath(record.id), pieces,
                        fits ? Flush::kWithDirectory : Flush::kNow);
       return;
     } catch (const IoError&) {

@@ -148,7 +148,11 @@ class Spool {
   };
   // place()'s choice among the free files for a file of `size` bytes: one it fills exactly
   // after padding (fits), else any other (written over and cut or grown), else none.
-  std::optional<FreeFile> takeFree(std::uint64_t size, bool& fits);
+  struct Taken {
+    FreeFile file;
+    bool fits = false;
+  };
+  std::optional<Taken> takeFree(std::uint64_t size);
   void moveToCorrupt(const std::string& name) const;
   std::mutex free_mutex_;
   std::vector<FreeFile> free_;  // files in free/ that no one is writing over

@@ -69,10 +69,13 @@ void writePiecesSynced(const std::filesystem::path& path, std::span<const PagedB
   }
   struct stat st {};
   if (in_place) {
-    std::uint64_t total = 0;
-    for (const PagedBytes& piece : pieces) {
-      total += piece.data.size();
-    }
+    const auto filled = [&pieces](std::uint64_t size) {
+      std::uint64_t total = 0;
+      for (const PagedBytes& piece : pieces) {
+        total += piece.data.size();
+      }
+      return total == size;
+    };
     int err = 0;
     if (::fstat(fd.get(), &st) != 0) {
       err = errno;
@@ -80,7 +83,7 @@ void writePiecesSynced(const std::filesystem::path& path, std::span<const PagedB
       err = EINVAL;
     } else if (st.st_nlink != 1) {
       err = EMLINK;  // a second name of a file that is not ours to write
-    } else if (how == Open::kRewrite && static_cast<std::uint64_t>(st.st_size) != total) {
+    } else if (how == Open::kRewrite && !filled(static_cast<std::uint64_t>(st.st_size))) {
       err = EINVAL;  // not the size it was taken for
     }
     if (err != 0) {
