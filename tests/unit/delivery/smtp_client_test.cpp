@@ -365,6 +365,26 @@ TEST_F(SmtpClientTest, AllRecipientsRefusedTransfersNoMessage) {
   }
 }
 
+// A server that drops the connection at the pipelined DATA, after refusing every recipient:
+// their refusals stand, and the broken connection is not kept for the next message.
+TEST_F(SmtpClientTest, ConnectionLostAtARefusedDataIsNotReused) {
+  ScriptedSmtpPolicy policy;
+  policy.rcpt_reply = [](const std::string&) { return std::string("550 5.1.1 no such user"); };
+  policy.command_hook = [](const std::string& line) {
+    return line == "DATA" ? std::string(test::kDisconnect) : std::string();
+  };
+  ScriptedSmtpServer server(policy);
+  SmtpClient client(io_.get_executor(), testSettings());
+  const auto message = makeMessage("Subject: x\r\n\r\nbody\r\n", {"a@dest.test"});
+
+  const auto first = deliver(client, server, message);
+  ASSERT_EQ(first.recipient_replies.size(), 1u);
+  expectReply(first.recipient_replies[0], 550, "5.1.1", "no such user");
+  deliver(client, server, message);
+  EXPECT_EQ(server.connectionCount(), 2u);
+  EXPECT_EQ(server.commandCount("RSET"), 0u);
+}
+
 // RFC 2920 3.1: a server that answers the pipelined DATA with 354 although it refused every
 // recipient gets an empty message (a lone "."), never the message.
 TEST_F(SmtpClientTest, DataTakenWithoutRecipientsGetsAnEmptyMessage) {
